@@ -1,0 +1,78 @@
+"""hutch: persist expensive work.
+
+Two halves, as in the API hutch follows (``zensols.persist``):
+
+* method-level persistence -- ``@persisted``, ``PersistedWork``,
+  ``PersistableContainer``, ``Deallocatable``;
+* stashes -- dict-like stores keyed by strings that stack on each other
+  (a factory in front of a folder in front of a cache ...).
+
+>>> import hutch
+>>> s = hutch.CacheStash(hutch.DictionaryStash())
+>>> s['answer'] = 42
+>>> s['answer']
+42
+"""
+
+from .errors import (
+    CorruptDataError,
+    LockTimeoutError,
+    PersistableError,
+    ReadOnlyError,
+)
+from .serial import (
+    BytesSerializer,
+    Compressed,
+    JsonSerializer,
+    PickleSerializer,
+    Serializer,
+    TextSerializer,
+    get_serializer,
+)
+from .stash import (
+    CacheFactoryStash,
+    CacheStash,
+    CloseableStash,
+    DelegateDefaults,
+    DelegateStash,
+    DictionaryStash,
+    FactoryStash,
+    KeyLimitStash,
+    KeySubsetStash,
+    LRUCacheStash,
+    NoopStash,
+    OneShotFactoryStash,
+    PreemptiveStash,
+    PrimablePreemptiveStash,
+    PrimeableStash,
+    ProtectiveStash,
+    ReadOnlyDelegateStash,
+    ReadOnlyStash,
+    SortedStash,
+    Stash,
+    UnionStash,
+)
+from .util import MISSING, NotPickleable, chunks
+
+__version__ = '0.1.0'
+
+__all__ = [
+    '__version__',
+    # errors
+    'PersistableError', 'CorruptDataError', 'ReadOnlyError',
+    'LockTimeoutError',
+    # helpers
+    'chunks', 'NotPickleable', 'MISSING',
+    # serializers
+    'Serializer', 'PickleSerializer', 'JsonSerializer', 'BytesSerializer',
+    'TextSerializer', 'Compressed', 'get_serializer',
+    # framework stashes
+    'Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash', 'PrimeableStash',
+    'DelegateDefaults', 'DelegateStash', 'ReadOnlyDelegateStash',
+    'KeyLimitStash', 'KeySubsetStash', 'PreemptiveStash',
+    'PrimablePreemptiveStash', 'ProtectiveStash', 'FactoryStash',
+    'CacheFactoryStash',
+    # implementation stashes
+    'OneShotFactoryStash', 'DictionaryStash', 'LRUCacheStash', 'CacheStash',
+    'SortedStash', 'UnionStash',
+]

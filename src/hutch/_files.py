@@ -1,0 +1,238 @@
+"""File primitives: atomic writes and inter-process locks.
+
+Everything durable in hutch goes through here, so the two file guarantees of
+the design are kept in one place:
+
+* **Atomic writes** -- data goes to a uniquely named temporary file in the
+  destination folder, then :func:`os.replace` moves it into place.  A reader
+  sees the old content or the new, never a torn file; a writer killed midway
+  leaves at most a stale temporary (a dot-file ending in :data:`TEMP_SUFFIX`)
+  that no stash mistakes for data.
+* **No litter** -- lock files never sit beside the data: :class:`FileLock`
+  keeps them in the system's temporary folder, keyed by the data path.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import itertools
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, Optional
+
+from .errors import LockTimeoutError, PersistableError
+
+__all__ = ['TEMP_SUFFIX', 'is_temp_name', 'atomic_write', 'atomic_writer',
+           'FileLock', 'lock_dir']
+
+TEMP_SUFFIX = '.hutch-tmp'
+"""Every temporary file hutch writes is a dot-file ending in this suffix."""
+
+_counter = itertools.count()
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` is one of hutch's temporary files.
+
+    >>> is_temp_name('.data.dat.12.0.hutch-tmp'), is_temp_name('data.dat')
+    (True, False)
+    """
+    return name.startswith('.') and name.endswith(TEMP_SUFFIX)
+
+
+def _open_temp(path: Path) -> tuple[int, str]:
+    folder, name = os.path.split(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_CLOEXEC', 0)
+    while True:
+        tmp = os.path.join(
+            folder, f'.{name}.{os.getpid()}.{next(_counter)}{TEMP_SUFFIX}')
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            # left by an earlier process with our pid: pick the next number
+            continue
+
+
+@contextmanager
+def atomic_writer(path: str | os.PathLike[str],
+                  durable: bool = False) -> Iterator[IO[bytes]]:
+    """Open a binary file that appears at ``path`` only if the block succeeds.
+
+    :param path: the final file name; its folder must exist
+    :param durable: ``fsync`` the data before the rename (survives power
+        loss, not only process death), at a cost in speed
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> with atomic_writer(os.path.join(d, 'x.bin')) as f:
+    ...     _ = f.write(b'hello')
+    >>> os.listdir(d)
+    ['x.bin']
+    """
+    target = Path(path)
+    fd, tmp = _open_temp(target)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            yield f
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes,
+                 durable: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`)."""
+    fd, tmp = _open_temp(Path(path))
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def lock_dir() -> Path:
+    """The folder that holds hutch's lock files (outside every data folder).
+
+    It is ``$HUTCH_LOCK_DIR`` when set, else ``hutch-locks-<uid>`` in the
+    system's temporary folder.
+    """
+    env = os.environ.get('HUTCH_LOCK_DIR')
+    if env:
+        folder = Path(env)
+    else:
+        uid = os.getuid() if hasattr(os, 'getuid') else 0
+        folder = Path(tempfile.gettempdir()) / f'hutch-locks-{uid}'
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+class FileLock:
+    """An advisory, inter-process (and inter-thread) lock named by a data path.
+
+    The lock is an ``flock`` on a file in :func:`lock_dir`, so nothing appears
+    beside the data.  The kernel drops the lock when its holder dies, so a
+    lock can never be left behind by a killed process.  The lock is not
+    re-entrant: a thread must not acquire it twice.
+
+    :param path: the data this lock guards (need not exist)
+    :param timeout: seconds to wait before :class:`LockTimeoutError`;
+        ``None`` waits for ever
+    :param shared: take a shared (reader) lock instead of an exclusive one
+
+    >>> import tempfile, os
+    >>> data = os.path.join(tempfile.mkdtemp(), 'some.dat')
+    >>> with FileLock(data):
+    ...     os.path.exists(data)
+    False
+    """
+
+    def __init__(self, path: str | os.PathLike[str],
+                 timeout: Optional[float] = 60.0, shared: bool = False) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self.shared = shared
+        digest = hashlib.sha1(
+            os.fsencode(os.path.abspath(path))).hexdigest()[:32]
+        self.lock_path = lock_dir() / f'{digest}.lock'
+        self._fd: Optional[int] = None
+        self._tlock = threading.Lock()
+
+    def acquire(self) -> None:
+        """Take the lock, waiting at most :attr:`timeout` seconds."""
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                     0o600)
+        mode = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
+        deadline = None if self.timeout is None else \
+            time.monotonic() + self.timeout
+        delay = 0.001
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                break
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    raise PersistableError(
+                        f'cannot lock: {e}', path=self.path) from e
+            if deadline is not None and time.monotonic() >= deadline:
+                os.close(fd)
+                raise LockTimeoutError(
+                    f'timed out after {self.timeout}s waiting for lock',
+                    path=self.path)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        with self._tlock:
+            self._fd = fd
+
+    def release(self) -> None:
+        """Let go of the lock (a no-op when not held)."""
+        with self._tlock:
+            fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor drops the flock
+
+    def __enter__(self) -> FileLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state['_fd'] = None
+        del state['_tlock']
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._tlock = threading.Lock()
+
+
+def remove_stale_temps(folder: str | os.PathLike[str],
+                       keep: Callable[[str], bool] = lambda n: False) -> int:
+    """Delete hutch temporary files in ``folder``; return how many went.
+
+    Only called by ``clear()``-like operations: a temp file that is still
+    being written by a live writer makes that writer's rename fail, which is
+    what clearing during a write should do.
+    """
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        if is_temp_name(entry.name) and not keep(entry.name):
+            try:
+                os.unlink(entry.path)
+                removed += 1
+            except FileNotFoundError:
+                pass
+    return removed

@@ -1,0 +1,272 @@
+"""Serializers: the seam between values and the bytes a back end stores.
+
+Durable stashes store bytes; a :class:`Serializer` turns values into bytes
+and back.  Pick one by object or by name:
+
+* ``'pickle'`` (the default): any picklable value, highest protocol.  Loading
+  a pickle **runs code** chosen by whoever wrote it: only load data you trust.
+* ``'json'``: plain data (dicts, lists, strings, numbers, booleans, None).
+  Loading runs no code, so it is safe for data from others.
+* ``'bytes'``: values are ``bytes`` already, stored as they are.
+* ``'text'``: values are ``str``, stored as UTF-8.
+
+Any of them composes with compression by adding ``+codec`` to the name
+(``'pickle+zlib'``, ``'json+lzma'``, ``'bytes+bz2'``, ``'pickle+zstd'`` when
+the ``zstandard`` package is installed), or with :class:`Compressed`.
+
+>>> s = get_serializer('json+zlib')
+>>> s.loads(s.dumps({'a': [1, 2]}))
+{'a': [1, 2]}
+>>> s.name
+'json+zlib'
+>>> get_serializer('yaml')
+Traceback (most recent call last):
+...
+ValueError: unknown serializer 'yaml'; known: bytes, json, pickle, text
+"""
+
+from __future__ import annotations
+
+import bz2
+import json
+import lzma
+import pickle
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, Union
+
+__all__ = ['Serializer', 'PickleSerializer', 'JsonSerializer',
+           'BytesSerializer', 'TextSerializer', 'Compressed',
+           'get_serializer', 'SerializerSpec', 'CODECS']
+
+
+class Serializer(ABC):
+    """Turns values into bytes and back; stateless and picklable."""
+
+    name: str = 'abstract'
+
+    @abstractmethod
+    def dumps(self, value: Any) -> bytes:
+        """The bytes that stand for ``value``."""
+
+    @abstractmethod
+    def loads(self, data: bytes) -> Any:
+        """The value that ``data`` stands for; raises on data it can't read."""
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}({self.name!r})'
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.name))
+
+
+class PickleSerializer(Serializer):
+    """Pickle, by default with the highest protocol.  Loading runs code."""
+
+    name = 'pickle'
+
+    def __init__(self, protocol: int = pickle.HIGHEST_PROTOCOL) -> None:
+        if isinstance(protocol, bool) or not isinstance(protocol, int):
+            raise TypeError(f'pickle protocol must be an int, got {protocol!r}')
+        if not 0 <= protocol <= pickle.HIGHEST_PROTOCOL:
+            raise ValueError(f'no such pickle protocol: {protocol}')
+        self.protocol = protocol
+        # bound once: this is the hot path of every durable stash
+        self.loads = pickle.loads  # type: ignore[method-assign,assignment]
+
+    def dumps(self, value: Any) -> bytes:
+        return pickle.dumps(value, self.protocol)
+
+    def loads(self, data: bytes) -> Any:  # replaced per instance
+        return pickle.loads(data)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {'protocol': self.protocol}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state['protocol'])  # type: ignore[misc]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PickleSerializer) and \
+            other.protocol == self.protocol
+
+    __hash__ = Serializer.__hash__
+
+
+class JsonSerializer(Serializer):
+    """JSON in UTF-8: plain data only; loading never runs code.
+
+    >>> JsonSerializer().dumps({'b': 1, 'a': None})
+    b'{"b":1,"a":null}'
+    """
+
+    name = 'json'
+
+    def __init__(self, sort_keys: bool = False) -> None:
+        self.sort_keys = sort_keys
+
+    def dumps(self, value: Any) -> bytes:
+        return json.dumps(value, separators=(',', ':'), ensure_ascii=False,
+                          sort_keys=self.sort_keys).encode('utf-8')
+
+    def loads(self, data: bytes) -> Any:
+        return json.loads(data)
+
+
+class BytesSerializer(Serializer):
+    """Stores ``bytes`` (or ``bytearray``/``memoryview``) as they are."""
+
+    name = 'bytes'
+
+    def dumps(self, value: Any) -> bytes:
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                f'the bytes serializer stores bytes, got {type(value).__name__}')
+        return bytes(value)
+
+    def loads(self, data: bytes) -> Any:
+        return bytes(data)
+
+
+class TextSerializer(Serializer):
+    """Stores ``str`` values in an encoding (UTF-8 by default)."""
+
+    name = 'text'
+
+    def __init__(self, encoding: str = 'utf-8') -> None:
+        ''.encode(encoding)  # LookupError for an unknown encoding, now
+        self.encoding = encoding
+
+    def dumps(self, value: Any) -> bytes:
+        if not isinstance(value, str):
+            raise TypeError(
+                f'the text serializer stores str, got {type(value).__name__}')
+        return value.encode(self.encoding)
+
+    def loads(self, data: bytes) -> Any:
+        return bytes(data).decode(self.encoding)
+
+
+def _zstd() -> tuple[Callable[[bytes, int], bytes], Callable[[bytes], bytes]]:
+    try:
+        import zstandard
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise ValueError(
+            "the 'zstd' codec needs the zstandard package "
+            "(pip install 'hutch[zstd]')") from e
+
+    def compress(data: bytes, level: int) -> bytes:
+        return zstandard.ZstdCompressor(level=level).compress(data)
+
+    def decompress(data: bytes) -> bytes:
+        return zstandard.ZstdDecompressor().decompress(data)
+
+    return compress, decompress
+
+
+CODECS: dict[str, int] = {'zlib': 6, 'lzma': 6, 'bz2': 9, 'zstd': 3}
+"""The compression codecs :class:`Compressed` knows, with default levels."""
+
+
+class Compressed(Serializer):
+    """Compresses what another serializer produces.
+
+    :param inner: the serializer whose bytes are compressed
+    :param codec: one of :data:`CODECS`
+    :param level: the compression level (the codec's default when ``None``)
+
+    >>> s = Compressed(PickleSerializer(), 'lzma')
+    >>> s.loads(s.dumps(list(range(3))))
+    [0, 1, 2]
+    """
+
+    def __init__(self, inner: Serializer, codec: str = 'zlib',
+                 level: int | None = None) -> None:
+        if not isinstance(inner, Serializer):
+            raise TypeError(f'inner must be a Serializer, got {inner!r}')
+        if codec not in CODECS:
+            raise ValueError(
+                f'unknown codec {codec!r}; known: {", ".join(sorted(CODECS))}')
+        self.inner = inner
+        self.codec = codec
+        self.level = CODECS[codec] if level is None else level
+        self.name = f'{inner.name}+{codec}'
+        self._setup()
+
+    def _setup(self) -> None:
+        level = self.level
+        comp: Callable[[bytes], bytes]
+        decomp: Callable[[bytes], bytes]
+        if self.codec == 'zlib':
+            def comp(d: bytes) -> bytes:
+                return zlib.compress(d, level)
+            decomp = zlib.decompress
+        elif self.codec == 'lzma':
+            def comp(d: bytes) -> bytes:
+                return lzma.compress(d, preset=level)
+            decomp = lzma.decompress
+        elif self.codec == 'bz2':
+            def comp(d: bytes) -> bytes:
+                return bz2.compress(d, level)
+            decomp = bz2.decompress
+        else:
+            zc, decomp = _zstd()
+
+            def comp(d: bytes) -> bytes:
+                return zc(d, level)
+        self._comp = comp
+        self._decomp = decomp
+
+    def dumps(self, value: Any) -> bytes:
+        return self._comp(self.inner.dumps(value))
+
+    def loads(self, data: bytes) -> Any:
+        return self.inner.loads(self._decomp(data))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {'inner': self.inner, 'codec': self.codec, 'level': self.level}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Compressed) and \
+            self.__getstate__() == other.__getstate__()
+
+    __hash__ = Serializer.__hash__
+
+
+_BASES: dict[str, Callable[[], Serializer]] = {
+    'pickle': PickleSerializer,
+    'json': JsonSerializer,
+    'bytes': BytesSerializer,
+    'text': TextSerializer,
+}
+
+SerializerSpec = Union[str, Serializer, None]
+"""What a stash's ``serializer=`` accepts: a name, an object or ``None``."""
+
+
+def get_serializer(spec: SerializerSpec = None) -> Serializer:
+    """The serializer that ``spec`` names (``None`` means pickle).
+
+    :raises ValueError: for an unknown name or codec
+    :raises TypeError: for anything that is neither a name nor a serializer
+    """
+    if spec is None:
+        return PickleSerializer()
+    if isinstance(spec, Serializer):
+        return spec
+    if not isinstance(spec, str):
+        raise TypeError(
+            f'serializer must be a name or a Serializer, got {spec!r}')
+    base, _, codec = spec.partition('+')
+    if base not in _BASES:
+        raise ValueError(f'unknown serializer {base!r}; known: '
+                         f'{", ".join(sorted(_BASES))}')
+    ser = _BASES[base]()
+    return Compressed(ser, codec) if codec else ser

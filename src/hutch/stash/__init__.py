@@ -1,0 +1,26 @@
+"""Stashes: dict-like stores keyed by strings, built to be stacked."""
+
+from .base import CloseableStash, NoopStash, PrimeableStash, ReadOnlyStash, Stash
+from .compose import CacheStash, SortedStash, UnionStash
+from .delegate import (
+    DelegateDefaults,
+    DelegateStash,
+    KeyLimitStash,
+    KeySubsetStash,
+    PreemptiveStash,
+    PrimablePreemptiveStash,
+    ProtectiveStash,
+    ReadOnlyDelegateStash,
+)
+from .factory import CacheFactoryStash, FactoryStash, OneShotFactoryStash
+from .memory import DictionaryStash, LRUCacheStash
+
+__all__ = [
+    'Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash', 'PrimeableStash',
+    'DelegateDefaults', 'DelegateStash', 'ReadOnlyDelegateStash',
+    'KeyLimitStash', 'KeySubsetStash', 'PreemptiveStash',
+    'PrimablePreemptiveStash', 'ProtectiveStash',
+    'FactoryStash', 'CacheFactoryStash', 'OneShotFactoryStash',
+    'DictionaryStash', 'LRUCacheStash',
+    'CacheStash', 'SortedStash', 'UnionStash',
+]

@@ -1,0 +1,245 @@
+"""The stash contract: :class:`Stash` and the smallest stashes built on it.
+
+A stash is a dict-like store keyed by strings.  Subclasses implement four
+primitives -- :meth:`~Stash.load`, :meth:`~Stash.dump`, :meth:`~Stash.delete`
+and :meth:`~Stash.keys` -- and get the rest of the mapping protocol here.
+
+Two things differ from a ``dict``, as in the API hutch follows:
+
+* ``iter(stash)`` yields ``(key, value)`` pairs, not keys;
+* :meth:`~Stash.load` returns ``None`` for a missing key (a factory stash
+  creates the item there), while ``stash[key]`` raises ``KeyError``.
+
+A stored ``None`` is a real value: ``stash[key]`` returns it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from typing import Any, Optional
+
+from ..errors import ReadOnlyError
+
+__all__ = ['Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash']
+
+
+class Stash(ABC):
+    """The abstract base of every stash.
+
+    >>> from hutch import DictionaryStash
+    >>> s = DictionaryStash()
+    >>> s['a'] = 1
+    >>> s.dump('b', None)
+    >>> sorted(s), len(s), 'b' in s, s['b'], s.load('zz')
+    ([('a', 1), ('b', None)], 2, True, None, None)
+    """
+
+    #: whether other processes can reach this stash's data by unpickling it
+    #: (a folder or database file, not process memory); multiprocess stashes
+    #: let their workers write straight into a shareable delegate
+    shareable: bool = False
+
+    @abstractmethod
+    def load(self, name: str) -> Any:
+        """The item stored under ``name``, or ``None`` when there is none.
+
+        Factory stashes create missing items here.
+        """
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The item under ``name`` if this stash has it, else ``default``.
+
+        Unlike :meth:`load`, a stash may avoid creating the item here.
+        """
+        if self.exists(name):
+            return self.load(name)
+        return default
+
+    def exists(self, name: str) -> bool:
+        """Whether ``name`` is stored; never deserializes the value."""
+        return name in self.keys()
+
+    @abstractmethod
+    def dump(self, name: str, inst: Any) -> None:
+        """Store ``inst`` under ``name`` (``None`` is a real value)."""
+
+    @abstractmethod
+    def delete(self, name: Optional[str] = None) -> None:
+        """Remove the item under ``name``; a missing key is not an error."""
+
+    def clear(self) -> None:
+        """Remove every item this stash owns."""
+        for name in list(self.keys()):
+            self.delete(name)
+
+    @abstractmethod
+    def keys(self) -> Iterable[str]:
+        """Every key in this stash."""
+
+    def key_groups(self, n: int) -> Iterator[list[str]]:
+        """The keys in lists of at most ``n``, in :meth:`keys` order.
+
+        >>> from hutch import DictionaryStash
+        >>> s = DictionaryStash()
+        >>> for k in 'abcde':
+        ...     s.dump(k, k)
+        >>> list(s.key_groups(2))
+        [['a', 'b'], ['c', 'd'], ['e']]
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f'group size must be a positive int, got {n!r}')
+        it = iter(self.keys())
+        while True:
+            group = list(itertools.islice(it, n))
+            if not group:
+                return
+            yield group
+
+    def values(self) -> Iterable[Any]:
+        """The values, in :meth:`keys` order."""
+        return (self.load(k) for k in self.keys())
+
+    def items(self) -> Iterable[tuple[str, Any]]:
+        """``(key, value)`` pairs, in :meth:`keys` order."""
+        return ((k, self.load(k)) for k in self.keys())
+
+    def __getitem__(self, name: str) -> Any:
+        item = self.load(name)
+        if item is None and not self.exists(name):
+            raise KeyError(name)
+        return item
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.dump(name, value)
+
+    def __delitem__(self, name: str) -> None:
+        self.delete(name)
+
+    def __contains__(self, name: object) -> bool:
+        return self.exists(name)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        return iter(self.items())
+
+    def __len__(self) -> int:
+        keys = self.keys()
+        if hasattr(keys, '__len__'):
+            return len(keys)  # type: ignore[arg-type]
+        return sum(1 for _ in keys)
+
+    def __bool__(self) -> bool:
+        # a stash object is always truthy, even when empty (it is a store,
+        # not a container to test for emptiness by accident)
+        return True
+
+
+class NoopStash(Stash):
+    """Stores nothing: every load misses and every write is dropped.
+
+    >>> s = NoopStash()
+    >>> s.dump('a', 1)
+    >>> s.load('a'), list(s.keys())
+    (None, [])
+    """
+
+    def load(self, name: str) -> Any:
+        return None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def exists(self, name: str) -> bool:
+        return False
+
+    def dump(self, name: str, inst: Any) -> None:
+        pass
+
+    def delete(self, name: Optional[str] = None) -> None:
+        pass
+
+    def keys(self) -> Iterable[str]:
+        return ()
+
+
+class ReadOnlyStash(Stash):
+    """A stash whose write methods do nothing, or raise when :attr:`strict`.
+
+    Subclasses implement :meth:`load` and :meth:`keys` only.
+
+    >>> class Squares(ReadOnlyStash):
+    ...     def load(self, name): return int(name) ** 2 if name in '0123' else None
+    ...     def keys(self): return '0123'
+    >>> s = Squares()
+    >>> s.dump('2', 'ignored'); s['2']
+    4
+    >>> s.strict = True
+    >>> s.delete('2')
+    Traceback (most recent call last):
+    ...
+    hutch.errors.ReadOnlyError: Squares is read-only: delete refused (key '2')
+    """
+
+    #: raise :class:`~hutch.errors.ReadOnlyError` on writes instead of
+    #: ignoring them
+    strict: bool = False
+
+    def _ro_check(self, meth: str, name: Optional[str] = None) -> None:
+        if self.strict:
+            raise ReadOnlyError(
+                f'{type(self).__name__} is read-only: {meth} refused', key=name)
+
+    def dump(self, name: str, inst: Any) -> None:
+        self._ro_check('dump', name)
+
+    def delete(self, name: Optional[str] = None) -> None:
+        self._ro_check('delete', name)
+
+    def clear(self) -> None:
+        self._ro_check('clear')
+
+
+class CloseableStash(Stash):
+    """A stash holding a resource that :meth:`close` releases.
+
+    It is a context manager: ``with`` closes it on exit, exceptions or not.
+    """
+
+    def close(self) -> None:
+        """Release this stash's resources; subclasses extend it."""
+
+    def __enter__(self) -> CloseableStash:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class PrimeableStash(Stash):
+    """A stash that can do work (:meth:`prime`) before it is read.
+
+    Reads (:meth:`load`, :meth:`get`, :meth:`exists`, :meth:`keys`) call
+    :meth:`prime` first; put this class before a concrete stash in the bases
+    so those reads reach it through ``super()``.  Priming must be cheap once
+    done: it runs before every read.
+    """
+
+    def prime(self) -> None:
+        """Do whatever must happen before the first read; repeatable."""
+
+    def load(self, name: str) -> Any:
+        self.prime()
+        return super().load(name)  # type: ignore[safe-super]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self.prime()
+        return super().get(name, default)
+
+    def exists(self, name: str) -> bool:
+        self.prime()
+        return super().exists(name)
+
+    def keys(self) -> Iterable[str]:
+        self.prime()
+        return super().keys()  # type: ignore[safe-super]

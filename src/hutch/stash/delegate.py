@@ -1,0 +1,348 @@
+"""Stashes that wrap another stash (the *delegate*) and change one thing."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import sys
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from ..errors import PersistableError
+from .base import CloseableStash, PrimeableStash, ReadOnlyStash, Stash
+
+__all__ = ['DelegateDefaults', 'DelegateStash', 'ReadOnlyDelegateStash',
+           'KeyLimitStash', 'KeySubsetStash', 'PreemptiveStash',
+           'PrimablePreemptiveStash', 'ProtectiveStash']
+
+logger = logging.getLogger(__name__)
+
+
+class DelegateDefaults:
+    """Process-wide switches for :class:`DelegateStash`.
+
+    Set :attr:`CLASS_CHECK` to ``True`` to make every delegate stash check,
+    when it is made, that its delegate is a :class:`Stash`.
+    """
+
+    #: check that a delegate is a :class:`~hutch.stash.base.Stash`
+    CLASS_CHECK: bool = False
+
+
+class DelegateStash(CloseableStash, PrimeableStash):
+    """Forwards every call to :attr:`delegate`: the base of stacked stashes.
+
+    Subclasses override what they change.  :meth:`prime` and :meth:`close`
+    reach the delegate too.  With :attr:`delegate_attr` set, attributes this
+    stash lacks are looked up on the delegate.
+
+    :param delegate: the stash to forward to; must not be ``None``
+
+    >>> from hutch import DictionaryStash
+    >>> inner = DictionaryStash()
+    >>> outer = DelegateStash(inner)
+    >>> outer.dump('a', 1)
+    >>> inner.load('a')
+    1
+    >>> inner.label = 'inner'
+    >>> outer.delegate_attr = True
+    >>> outer.label
+    'inner'
+    """
+
+    #: forward unknown attributes to the delegate (opt-in)
+    delegate_attr: bool = False
+
+    def __init__(self, delegate: Stash) -> None:
+        if delegate is None:
+            raise PersistableError(
+                f'{type(self).__name__}: delegate must be a stash, not None')
+        if DelegateDefaults.CLASS_CHECK and not isinstance(delegate, Stash):
+            raise PersistableError(
+                f'{type(self).__name__}: delegate must be a Stash, '
+                f'got {type(delegate).__name__}')
+        self.delegate = delegate
+
+    def __getattr__(self, attr: str) -> Any:
+        # only called when normal lookup fails; guard the unpickling window
+        # where __dict__ is still empty
+        d = self.__dict__
+        if not attr.startswith('__') and d.get('delegate_attr', False) \
+                and 'delegate' in d:
+            return getattr(d['delegate'], attr)
+        raise AttributeError(
+            f"'{type(self).__name__}' object has no attribute '{attr}'")
+
+    @property
+    def shareable(self) -> bool:  # type: ignore[override]
+        return self.delegate.shareable
+
+    def load(self, name: str) -> Any:
+        return self.delegate.load(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.delegate.get(name, default)
+
+    def exists(self, name: str) -> bool:
+        return self.delegate.exists(name)
+
+    def dump(self, name: str, inst: Any) -> None:
+        self.delegate.dump(name, inst)
+
+    def delete(self, name: Optional[str] = None) -> None:
+        self.delegate.delete(name)
+
+    def clear(self) -> None:
+        self.delegate.clear()
+
+    def keys(self) -> Iterable[str]:
+        return self.delegate.keys()
+
+    def __len__(self) -> int:
+        return len(self.delegate)
+
+    def prime(self) -> None:
+        if isinstance(self.delegate, PrimeableStash):
+            self.delegate.prime()
+
+    def close(self) -> None:
+        if isinstance(self.delegate, CloseableStash):
+            self.delegate.close()
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}({self.delegate!r})'
+
+
+class ReadOnlyDelegateStash(ReadOnlyStash, DelegateStash):
+    """Reads through to the delegate; writes are ignored (or raise if strict).
+
+    >>> from hutch import DictionaryStash
+    >>> inner = DictionaryStash({'a': 1})
+    >>> ro = ReadOnlyDelegateStash(inner)
+    >>> ro.dump('b', 2); ro.clear()
+    >>> dict(inner.items())
+    {'a': 1}
+    """
+
+
+class KeyLimitStash(DelegateStash):
+    """Shows at most :attr:`limit` keys of the delegate (handy when debugging).
+
+    :meth:`keys`, ``len``, iteration and :meth:`exists` see only the first
+    ``limit`` keys; :meth:`load` still forwards any key.
+
+    >>> from hutch import DictionaryStash
+    >>> s = KeyLimitStash(DictionaryStash({k: k for k in 'abcd'}), limit=2)
+    >>> list(s.keys()), len(s), 'c' in s
+    (['a', 'b'], 2, False)
+    """
+
+    def __init__(self, delegate: Stash, limit: int = sys.maxsize) -> None:
+        super().__init__(delegate)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise ValueError(f'limit must be a non-negative int, got {limit!r}')
+        self.limit = limit
+
+    def keys(self) -> list[str]:
+        return list(itertools.islice(self.delegate.keys(), self.limit))
+
+    def exists(self, name: str) -> bool:
+        return self.delegate.exists(name) and name in self.keys()
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.delegate.load(name) if self.exists(name) else default
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+
+class KeySubsetStash(ReadOnlyStash, DelegateStash):
+    """A read-only view of the delegate restricted to a subset of keys.
+
+    :param key_subset: the keys to show: a set (or other iterable) of keys,
+        or a :class:`~pathlib.Path` to a file with one key per line (blank
+        lines are ignored)
+    :param dynamic_subset: when true the subset (file) and the delegate are
+        read anew on every call; otherwise the visible keys are worked out
+        once and remembered
+
+    >>> from hutch import DictionaryStash
+    >>> s = KeySubsetStash(DictionaryStash({'a': 1, 'b': 2, 'c': 3}), {'a', 'c', 'z'})
+    >>> sorted(s.keys()), s.load('b'), s['c']
+    (['a', 'c'], None, 3)
+    """
+
+    def __init__(self, delegate: Stash,
+                 key_subset: Union[Path, Iterable[str]],
+                 dynamic_subset: bool = False) -> None:
+        super().__init__(delegate)
+        if isinstance(key_subset, str):
+            raise TypeError('key_subset must be a Path or a collection of '
+                            f'keys, not the string {key_subset!r}')
+        self.key_subset = key_subset
+        self.dynamic_subset = dynamic_subset
+        self._subset: Optional[frozenset[str]] = None
+        self._keys: Optional[list[str]] = None
+        self._lock = threading.Lock()
+
+    def _read_subset(self) -> list[str]:
+        if isinstance(self.key_subset, Path):
+            try:
+                text = self.key_subset.read_text(encoding='utf-8')
+            except OSError as e:
+                raise PersistableError(f'cannot read key subset: {e}',
+                                       path=self.key_subset) from e
+            return [ln.strip() for ln in text.splitlines() if ln.strip()]
+        return list(self.key_subset)
+
+    def _get_subset(self) -> frozenset[str]:
+        if self.dynamic_subset:
+            return frozenset(self._read_subset())
+        if self._subset is None:
+            with self._lock:
+                if self._subset is None:
+                    self._subset = frozenset(self._read_subset())
+        return self._subset
+
+    def _compute_keys(self) -> list[str]:
+        # file (or iterable) order, duplicates dropped, only stored keys
+        exists = self.delegate.exists
+        return [k for k in dict.fromkeys(self._read_subset()) if exists(k)]
+
+    def keys(self) -> list[str]:
+        if self.dynamic_subset:
+            return self._compute_keys()
+        if self._keys is None:
+            self._keys = self._compute_keys()
+        return self._keys
+
+    def exists(self, name: str) -> bool:
+        return name in self._get_subset() and self.delegate.exists(name)
+
+    def load(self, name: str) -> Any:
+        if name in self._get_subset():
+            return self.delegate.load(name)
+        return None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.delegate.load(name) if self.exists(name) else default
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+
+class PreemptiveStash(DelegateStash):
+    """Knows whether its delegate holds any data at all (:attr:`has_data`).
+
+    The answer asks the delegate for one key (no value is read) and is
+    remembered until :meth:`_reset_has_data` or :meth:`clear`.
+
+    >>> from hutch import DictionaryStash
+    >>> s = PreemptiveStash(DictionaryStash())
+    >>> s.has_data
+    False
+    >>> s.dump('a', 1); s.has_data   # remembered
+    False
+    >>> s._reset_has_data(); s.has_data
+    True
+    """
+
+    def __init__(self, delegate: Stash) -> None:
+        super().__init__(delegate)
+        self._has_data: Optional[bool] = None
+
+    def _calculate_has_data(self) -> bool:
+        """Whether the delegate has at least one key (reads one key only)."""
+        for _ in self.delegate.keys():
+            return True
+        return False
+
+    @property
+    def has_data(self) -> bool:
+        """Whether the delegate has data, as last worked out."""
+        has = self._has_data
+        if has is None:
+            has = self._has_data = self._calculate_has_data()
+        return has
+
+    def _set_has_data(self, has_data: bool = True) -> None:
+        self._has_data = has_data
+
+    def _reset_has_data(self) -> None:
+        """Forget :attr:`has_data` so the next use asks the delegate again."""
+        self._has_data = None
+
+    def clear(self) -> None:
+        super().clear()
+        self._reset_has_data()
+
+
+class PrimablePreemptiveStash(PreemptiveStash):
+    """A :class:`PreemptiveStash` whose reads :meth:`prime` first.
+
+    Subclasses override :meth:`prime` to fill the delegate when it has no
+    data (see :class:`~hutch.OneShotFactoryStash`).
+    """
+
+    def load(self, name: str) -> Any:
+        self.prime()
+        return super().load(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self.prime()
+        return super().get(name, default)
+
+    def exists(self, name: str) -> bool:
+        self.prime()
+        return super().exists(name)
+
+    def keys(self) -> Iterable[str]:
+        self.prime()
+        return super().keys()
+
+    def __len__(self) -> int:
+        self.prime()
+        return super().__len__()
+
+
+class ProtectiveStash(DelegateStash):
+    """Stores the exception instead when dumping an item fails.
+
+    Building a data set item by item, one item that can't be stored (say, it
+    can't be pickled) should not stop the run: the error is kept under the
+    item's key for later inspection.
+
+    :param log_errors: log each failure (with its traceback) at error level
+
+    >>> from hutch import DictionaryStash
+    >>> class Fussy(DictionaryStash):
+    ...     def dump(self, name, inst):
+    ...         if not isinstance(inst, Exception) and inst < 0:
+    ...             raise ValueError(f'negative: {inst}')
+    ...         super().dump(name, inst)
+    >>> s = ProtectiveStash(Fussy(), log_errors=False)
+    >>> s.dump('a', -1)
+    >>> s.load('a')
+    ValueError('negative: -1')
+    """
+
+    def __init__(self, delegate: Stash, log_errors: bool = True) -> None:
+        super().__init__(delegate)
+        self.log_errors = log_errors
+
+    def dump(self, name: str, inst: Any) -> None:
+        try:
+            self.delegate.dump(name, inst)
+        except Exception as e:
+            if self.log_errors:
+                logger.error('could not dump %r; storing the error', name,
+                             exc_info=True)
+            try:
+                self.delegate.dump(name, e)
+            except Exception as e2:
+                # the exception itself may not be storable (unpicklable args)
+                self.delegate.dump(name, PersistableError(
+                    f'could not dump: {type(e).__name__}: {e}', key=name))
+                logger.debug('stored a stand-in for %r: %s', name, e2)

@@ -1,0 +1,209 @@
+"""Stashes that create missing items: :class:`FactoryStash` and friends."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, Optional, Union
+
+from .base import CloseableStash, PrimeableStash, ReadOnlyStash, Stash
+from .delegate import PreemptiveStash, PrimablePreemptiveStash
+from .memory import DictionaryStash
+
+__all__ = ['FactoryStash', 'CacheFactoryStash', 'OneShotFactoryStash']
+
+
+class FactoryStash(PreemptiveStash):
+    """Creates missing items with :attr:`factory` and keeps them in the delegate.
+
+    The first :meth:`load` of a key the delegate lacks asks
+    ``factory.load(key)``, dumps the result to the delegate and returns it;
+    later loads read the delegate.  A stored ``None`` counts as present.
+
+    :param delegate: where created items are kept (often a durable stash)
+    :param factory: the stash that creates items; its :meth:`keys` are the
+        keys of this stash until the delegate has data
+    :param enable_preemptive: when false, :meth:`keys` always asks the
+        factory, even when the delegate has data
+    :param dump_factory_nones: when false, a ``None`` the factory returns is
+        not dumped (and is created again on the next load)
+    :param force_clear_factory: make :meth:`clear` clear a read-only factory
+
+    >>> from hutch import DictionaryStash, ReadOnlyStash
+    >>> class Squares(ReadOnlyStash):
+    ...     def load(self, name):
+    ...         print('computing', name)
+    ...         return int(name) ** 2
+    ...     def keys(self): return [str(i) for i in range(3)]
+    >>> s = FactoryStash(DictionaryStash(), Squares())
+    >>> s.load('2')
+    computing 2
+    4
+    >>> s.load('2')
+    4
+    """
+
+    def __init__(self, delegate: Stash, factory: Stash,
+                 enable_preemptive: bool = True,
+                 dump_factory_nones: bool = True,
+                 force_clear_factory: bool = False) -> None:
+        super().__init__(delegate)
+        if not isinstance(factory, Stash):
+            raise TypeError(
+                f'factory must be a Stash, got {type(factory).__name__}')
+        self.factory = factory
+        self.enable_preemptive = enable_preemptive
+        self.dump_factory_nones = dump_factory_nones
+        self.force_clear_factory = force_clear_factory
+
+    def _calculate_has_data(self) -> bool:
+        if self.enable_preemptive:
+            return super()._calculate_has_data()
+        return False
+
+    def load(self, name: str) -> Any:
+        delegate = self.delegate
+        item = delegate.load(name)
+        if item is None and not delegate.exists(name):
+            item = self.factory.load(name)
+            if item is not None or self.dump_factory_nones:
+                delegate.dump(name, item)
+        return item
+
+    def exists(self, name: str) -> bool:
+        return self.delegate.exists(name) or self.factory.exists(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The item if the delegate holds it, else ``default``: unlike
+        :meth:`load`, ``get`` never asks the factory to create it."""
+        return self.delegate.get(name, default)
+
+    def keys(self) -> Iterable[str]:
+        if self.has_data:
+            return self.delegate.keys()
+        return self.factory.keys()
+
+    def __len__(self) -> int:
+        if self.has_data:
+            return len(self.delegate)
+        return len(self.factory)
+
+    def clear(self) -> None:
+        super().clear()
+        if self.force_clear_factory or \
+                not isinstance(self.factory, ReadOnlyStash):
+            self.factory.clear()
+
+    def prime(self) -> None:
+        super().prime()
+        if isinstance(self.factory, PrimeableStash):
+            self.factory.prime()
+
+    def close(self) -> None:
+        super().close()
+        if isinstance(self.factory, CloseableStash):
+            self.factory.close()
+
+
+class CacheFactoryStash(FactoryStash):
+    """A :class:`FactoryStash` whose keys and existence come from the factory.
+
+    For a read-only factory with a known key set that only needs a cache in
+    front: the delegate (an in-memory dict unless given) just keeps what was
+    created.
+
+    >>> from hutch import DictionaryStash
+    >>> s = CacheFactoryStash(factory=DictionaryStash({'a': 1}))
+    >>> s.load('a'), list(s.keys()), s.exists('b')
+    (1, ['a'], False)
+    """
+
+    def __init__(self, delegate: Optional[Stash] = None,
+                 factory: Optional[Stash] = None,
+                 enable_preemptive: bool = False,
+                 dump_factory_nones: bool = True,
+                 force_clear_factory: bool = False) -> None:
+        if factory is None:
+            raise TypeError('CacheFactoryStash needs a factory stash')
+        super().__init__(DictionaryStash() if delegate is None else delegate,
+                         factory, enable_preemptive, dump_factory_nones,
+                         force_clear_factory)
+
+    def keys(self) -> Iterable[str]:
+        return self.factory.keys()
+
+    def exists(self, name: str) -> bool:
+        return self.factory.exists(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.load(name) if self.factory.exists(name) else default
+
+    def __len__(self) -> int:
+        return len(self.factory)
+
+
+Worker = Union[Callable[[], Iterable[tuple[str, Any]]],
+               Iterable[tuple[str, Any]]]
+
+
+class OneShotFactoryStash(PrimablePreemptiveStash):
+    """Fills its delegate once, from a worker, on the first read.
+
+    :param delegate: where the worker's items go
+    :param worker: an iterable of ``(key, value)`` pairs, or a callable
+        returning one; used only if the delegate has no data yet
+
+    >>> from hutch import DictionaryStash
+    >>> def work():
+    ...     print('working')
+    ...     return [('a', 1), ('b', 2)]
+    >>> s = OneShotFactoryStash(DictionaryStash(), work)
+    >>> s.load('b')
+    working
+    2
+    >>> sorted(s.keys())
+    ['a', 'b']
+    """
+
+    def __init__(self, delegate: Stash, worker: Worker) -> None:
+        super().__init__(delegate)
+        if not callable(worker) and not isinstance(worker, Iterable):
+            raise TypeError('worker must be callable or iterable, got '
+                            f'{type(worker).__name__}')
+        self.worker = worker
+        self._worked = False
+        self._prime_lock = threading.Lock()
+
+    def _process_work(self) -> None:
+        """Run the worker and dump each pair it gives to the delegate."""
+        worker = self.worker
+        pairs = worker() if callable(worker) else worker
+        dump = self.delegate.dump
+        for key, value in pairs:
+            dump(key, value)
+
+    def prime(self) -> None:
+        if self._worked:
+            return
+        with self._prime_lock:
+            if self._worked:
+                return
+            super().prime()
+            if not self.has_data:
+                self._process_work()
+            self._worked = True
+            self._reset_has_data()
+
+    def clear(self) -> None:
+        super().clear()
+        with self._prime_lock:
+            self._worked = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state['_prime_lock']
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._prime_lock = threading.Lock()

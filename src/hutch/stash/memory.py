@@ -1,0 +1,132 @@
+"""Stashes that keep their data in this process's memory."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, KeysView, Mapping
+from typing import Any, Optional
+
+from .base import CloseableStash
+
+__all__ = ['DictionaryStash', 'LRUCacheStash']
+
+
+class DictionaryStash(CloseableStash):
+    """A stash backed by a ``dict``: the usual cache in front of slow stashes.
+
+    :param data: the dict to use (kept, not copied); a new one when ``None``
+
+    >>> s = DictionaryStash()
+    >>> s.dump('a', 1)
+    >>> s.keys(), s['a']
+    (dict_keys(['a']), 1)
+    """
+
+    def __init__(self, data: Optional[Mapping[str, Any]] = None) -> None:
+        self._data: dict[str, Any] = {} if data is None else data  # type: ignore[assignment]
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The backing dict."""
+        return self._data
+
+    def load(self, name: str) -> Any:
+        return self._data.get(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._data.get(name, default)
+
+    def exists(self, name: str) -> bool:
+        return name in self._data
+
+    def dump(self, name: str, inst: Any) -> None:
+        self._data[name] = inst
+
+    def delete(self, name: Optional[str] = None) -> None:
+        self._data.pop(name, None)  # type: ignore[arg-type]
+
+    def clear(self) -> None:
+        self._data.clear()
+
+    def keys(self) -> KeysView[str]:
+        return self._data.keys()
+
+    def __getitem__(self, name: str) -> Any:
+        return self._data[name]
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}({len(self._data)} items)'
+
+
+class LRUCacheStash(DictionaryStash):
+    """A bounded in-memory stash that drops the least recently used item.
+
+    Reading or writing an item makes it the most recent.  Thread safe.
+
+    :param maxsize: the most items kept; must be positive
+
+    >>> s = LRUCacheStash(maxsize=2)
+    >>> s.dump('a', 1); s.dump('b', 2); _ = s.load('a'); s.dump('c', 3)
+    >>> list(s.keys())
+    ['a', 'c']
+    """
+
+    def __init__(self, maxsize: int = 128) -> None:
+        if isinstance(maxsize, bool) or not isinstance(maxsize, int) \
+                or maxsize < 1:
+            raise ValueError(f'maxsize must be a positive int, got {maxsize!r}')
+        super().__init__(OrderedDict())
+        self.maxsize = maxsize
+        self._lock = threading.Lock()
+
+    def load(self, name: str) -> Any:
+        with self._lock:
+            data: OrderedDict[str, Any] = self._data  # type: ignore[assignment]
+            if name in data:
+                data.move_to_end(name)
+                return data[name]
+            return None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        with self._lock:
+            data: OrderedDict[str, Any] = self._data  # type: ignore[assignment]
+            if name in data:
+                data.move_to_end(name)
+                return data[name]
+            return default
+
+    def __getitem__(self, name: str) -> Any:
+        with self._lock:
+            data: OrderedDict[str, Any] = self._data  # type: ignore[assignment]
+            value = data[name]
+            data.move_to_end(name)
+            return value
+
+    def dump(self, name: str, inst: Any) -> None:
+        with self._lock:
+            data: OrderedDict[str, Any] = self._data  # type: ignore[assignment]
+            data[name] = inst
+            data.move_to_end(name)
+            while len(data) > self.maxsize:
+                data.popitem(last=False)
+
+    def delete(self, name: Optional[str] = None) -> None:
+        with self._lock:
+            self._data.pop(name, None)  # type: ignore[arg-type]
+
+    def keys(self) -> Iterable[str]:  # type: ignore[override]
+        with self._lock:
+            return list(self._data.keys())
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state['_lock']
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()

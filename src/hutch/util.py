@@ -1,0 +1,84 @@
+"""Small helpers shared by the stashes and usable on their own."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from typing import Any, NoReturn, TypeVar
+
+from .errors import PersistableError
+
+__all__ = ['chunks', 'NotPickleable', 'MISSING']
+
+T = TypeVar('T')
+
+
+class _Missing:
+    """The type of :data:`MISSING`: tells "no value" from a stored ``None``."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return '<MISSING>'
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self) -> str:
+        return 'MISSING'
+
+
+MISSING: Any = _Missing()
+"""Sentinel for "absent", distinct from a stored ``None`` (survives pickling)."""
+
+
+def chunks(
+    iterable: Iterable[T], size: int, enum: bool = False
+) -> Iterator[list[Any]]:
+    """Split ``iterable`` into lists of at most ``size`` items, lazily.
+
+    :param iterable: the items to split; consumed once
+    :param size: the largest list to yield; must be positive
+    :param enum: when true, each item is given as ``(index, item)`` where
+        ``index`` counts over the whole iterable
+
+    >>> list(chunks(range(5), 2))
+    [[0, 1], [2, 3], [4]]
+    >>> list(chunks('abc', 2, enum=True))
+    [[(0, 'a'), (1, 'b')], [(2, 'c')]]
+    """
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise TypeError(f'chunk size must be an int, got {size!r}')
+    if size < 1:
+        raise ValueError(f'chunk size must be positive, got {size}')
+    it: Iterator[Any] = iter(enumerate(iterable) if enum else iterable)
+    while True:
+        chunk = list(itertools.islice(it, size))
+        if not chunk:
+            return
+        yield chunk
+
+
+class NotPickleable:
+    """A mixin for objects that must never be pickled (open handles, locks...).
+
+    Pickling raises :class:`~hutch.errors.PersistableError` naming the class,
+    instead of an obscure error from deep inside :mod:`pickle`.
+
+    >>> import pickle
+    >>> class Handle(NotPickleable):
+    ...     pass
+    >>> pickle.dumps(Handle())
+    Traceback (most recent call last):
+    ...
+    hutch.errors.PersistableError: instances of Handle are not pickleable
+    """
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        raise PersistableError(
+            f'instances of {type(self).__name__} are not pickleable')

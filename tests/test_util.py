@@ -1,0 +1,61 @@
+"""chunks, NotPickleable, MISSING and the error types."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from hutch import MISSING, CorruptDataError, NotPickleable, PersistableError, chunks
+
+
+def test_chunks_splits_lazily_in_order() -> None:
+    consumed: list[int] = []
+
+    def source() -> object:
+        for i in range(7):
+            consumed.append(i)
+            yield i
+
+    it = chunks(source(), 3)
+    assert next(it) == [0, 1, 2]
+    assert consumed == [0, 1, 2]
+    assert list(it) == [[3, 4, 5], [6]]
+
+
+def test_chunks_enum_numbers_items_across_chunks() -> None:
+    assert list(chunks('abcd', 3, enum=True)) == \
+        [[(0, 'a'), (1, 'b'), (2, 'c')], [(3, 'd')]]
+
+
+@pytest.mark.parametrize('size', [0, -1])
+def test_chunks_rejects_a_non_positive_size(size: int) -> None:
+    with pytest.raises(ValueError, match='chunk size'):
+        list(chunks([1], size))
+
+
+def test_chunks_rejects_a_non_int_size() -> None:
+    with pytest.raises(TypeError, match='chunk size'):
+        list(chunks([1], 1.5))  # type: ignore[arg-type]
+
+
+def test_not_pickleable_refuses_with_a_clear_error() -> None:
+    class Handle(NotPickleable):
+        pass
+
+    with pytest.raises(PersistableError, match='Handle'):
+        pickle.dumps(Handle())
+
+
+def test_missing_is_a_falsy_singleton_that_survives_pickling() -> None:
+    assert not MISSING
+    assert pickle.loads(pickle.dumps(MISSING)) is MISSING
+    assert repr(MISSING) == '<MISSING>'
+
+
+def test_errors_keep_key_and_path_across_pickling() -> None:
+    err = CorruptDataError('truncated', key='k', path='/x/k.dat')
+    copy = pickle.loads(pickle.dumps(err))
+    assert isinstance(copy, PersistableError)
+    assert (copy.key, copy.path) == ('k', '/x/k.dat')
+    assert str(copy) == "truncated (key 'k', path /x/k.dat)"
