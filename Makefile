@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests benchmarks examples
+	$(PY) -m ruff check $(wildcard src tests benchmarks examples docs)
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
