@@ -12,6 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hutch import PersistableContainer, PersistedWork, persisted
+
 
 def show(expr: str, get: object) -> None:
     """Print ``expr`` as typed at a prompt, then what it gives."""
@@ -20,24 +22,18 @@ def show(expr: str, get: object) -> None:
 
 
 def main() -> int:
-    try:
-        from hutch import PersistableContainer, PersistedWork, persisted
-    except ImportError:
-        print('hutch.persisted is not available yet in this build')
-        return 0
-
-    class SomeClass(PersistableContainer):  # type: ignore[misc]
+    class SomeClass(PersistableContainer):
         def __init__(self, n: int) -> None:
             self.n = n
             self._counter = PersistedWork(Path('counter.dat'), self, mkdir=True)
 
-        @property  # type: ignore[misc]
+        @property
         @persisted('_counter')
         def count(self) -> int:
             print('returning count value')
             return self.n * 2
 
-        @property  # type: ignore[misc]
+        @property
         @persisted('_notsaved')
         def notsaved(self) -> int:
             print('returning unsaved value')

@@ -14,12 +14,15 @@ Two halves, as in the API hutch follows (``zensols.persist``):
 42
 """
 
+from .container import PersistableContainer
+from .dealloc import Deallocatable, dealloc, dealloc_recursive
 from .errors import (
     CorruptDataError,
     LockTimeoutError,
     PersistableError,
     ReadOnlyError,
 )
+from .persisted import PersistedWork, persisted, resource
 from .serial import (
     BytesSerializer,
     Compressed,
@@ -61,6 +64,9 @@ __all__ = [
     # errors
     'PersistableError', 'CorruptDataError', 'ReadOnlyError',
     'LockTimeoutError',
+    # method-level persistence
+    'PersistedWork', 'persisted', 'PersistableContainer', 'resource',
+    'Deallocatable', 'dealloc', 'dealloc_recursive',
     # helpers
     'chunks', 'NotPickleable', 'MISSING',
     # serializers
