@@ -80,7 +80,7 @@ def tracking() -> Iterator[None]:
     Deallocatable._ALLOCATIONS.clear()
 
 
-# -- lookup order -----------------------------------------------------------
+# -- lookup order -------------------------------------------------------------
 
 def test_the_worker_runs_once_then_the_instance_value_is_returned() -> None:
     counter = Counter([1, 2])
@@ -260,7 +260,7 @@ def test_clear_without_a_file_is_harmless(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-# -- folders, atomicity, errors -------------------------------------------------
+# -- folders, atomicity, errors -----------------------------------------------
 
 def test_mkdir_creates_missing_parent_folders(tmp_path: Path) -> None:
     path = tmp_path / 'a' / 'b' / 'data.dat'
@@ -352,7 +352,7 @@ def test_a_killed_writer_leaves_no_file_under_the_real_name(
     assert make_work(path, counter, lock_timeout=10)() == 'after'
 
 
-# -- versions -------------------------------------------------------------------
+# -- versions -----------------------------------------------------------------
 
 def test_a_versioned_file_is_reused_under_the_same_version(
         tmp_path: Path) -> None:
@@ -406,7 +406,7 @@ def test_a_truncated_version_header_is_corrupt(tmp_path: Path) -> None:
         make_work(path, Counter(), version='1')()
 
 
-# -- argument checks --------------------------------------------------------------
+# -- argument checks ----------------------------------------------------------
 
 @pytest.mark.parametrize('kwargs, error', [
     ({'path': 3}, TypeError),
@@ -434,7 +434,7 @@ def test_bad_decorator_arguments_fail_at_once(
         persisted(*args)
 
 
-# -- pickling and deallocation ---------------------------------------------------
+# -- pickling and deallocation ------------------------------------------------
 
 def test_pickled_work_keeps_its_value_but_not_its_owner() -> None:
     work = make_work('x', Counter([1]))
@@ -476,7 +476,7 @@ def test_repr_says_where_the_value_lives(tmp_path: Path) -> None:
     assert 'data.dat' in repr(PersistedWork(tmp_path / 'data.dat', Owner()))
 
 
-# -- the @persisted decorator ---------------------------------------------------------
+# -- the @persisted decorator -------------------------------------------------
 
 class Shape:
     def __init__(self, side: int) -> None:
@@ -505,7 +505,7 @@ def test_persisted_computes_once_per_instance() -> None:
 
 def test_persisted_puts_a_persisted_work_at_the_attribute() -> None:
     shape = Shape(3)
-    shape.area
+    _ = shape.area
     assert isinstance(shape._area, PersistedWork)  # type: ignore[attr-defined]
     shape._area.clear()  # type: ignore[attr-defined]
     assert shape.area == 9
@@ -594,7 +594,7 @@ def test_persisted_works_on_a_class_without_instance_dict() -> None:
 
 
 def test_persisted_work_is_tracked_by_default(tracking: None) -> None:
-    Shape(2).area
+    _ = Shape(2).area
     assert Deallocatable._num_deallocations() == 1
 
 
@@ -611,13 +611,13 @@ def test_persisted_allocation_track_false_marks_it_deallocated(
 
 def test_persisted_rebinds_work_that_lost_its_owner() -> None:
     shape = Shape(3)
-    shape.area
+    _ = shape.area
     shape._area.deallocate()  # type: ignore[attr-defined]
     assert shape.area == 9
     assert shape._area.owner is shape  # type: ignore[attr-defined]
 
 
-# -- threads --------------------------------------------------------------------------
+# -- threads ------------------------------------------------------------------
 
 THREADS = 8
 
@@ -687,7 +687,7 @@ def test_concurrent_first_calls_through_the_decorator_run_once() -> None:
     assert all(r is results[0] for r in results)
 
 
-# -- processes ----------------------------------------------------------------------------
+# -- processes ----------------------------------------------------------------
 
 PROCESSES = 8
 
@@ -758,7 +758,7 @@ def test_a_waiting_process_times_out_with_lock_timeout(
     assert counter.runs == 0
 
 
-# -- @resource ------------------------------------------------------------------------
+# -- @resource ----------------------------------------------------------------
 
 class Connections:
     def __init__(self) -> None:

@@ -14,7 +14,7 @@ honoured, and their names are merged:
   persisted values are computed and go along;
 * ``_PERSITABLE_METHODS`` -- methods called before pickling, likewise.
 
->>> import pickle
+>>> import copy
 >>> from hutch.persisted import persisted
 >>> class Model(PersistableContainer):
 ...     _PERSISTABLE_PROPERTIES = {'weights'}
@@ -24,8 +24,8 @@ honoured, and their names are merged:
 ...     @persisted('_weights')
 ...     def weights(self):
 ...         return list(range(self.n))
->>> copy = pickle.loads(pickle.dumps(Model(3)))
->>> copy._weights.is_set(), copy.weights
+>>> twin = copy.deepcopy(Model(3))  # goes through __getstate__, as pickle
+>>> twin._weights.is_set(), twin.weights
 (True, [0, 1, 2])
 """
 
