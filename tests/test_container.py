@@ -247,3 +247,32 @@ def test_clear_persistable_state_forgets_every_value(tmp_path: Path) -> None:
     model._clear_persistable_state()
     assert not model._value.is_set()
     assert list(tmp_path.iterdir()) == []
+
+
+class Ordered(PersistableContainer):
+    _PERSITABLE_PROPERTIES = ('second', 'first')
+    _PERSISTABLE_PROPERTIES = ('first', 'third')
+
+    def __init__(self) -> None:
+        self.order: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ('first', 'second', 'third'):
+            self.order.append(name)
+            return name
+        raise AttributeError(name)
+
+
+def test_both_spellings_are_evaluated_once_each_in_declared_order() -> None:
+    obj = Ordered()
+    pickle.dumps(obj)
+    assert obj.order == ['second', 'first', 'third']
+
+
+class Misdeclared(PersistableContainer):
+    _PERSITABLE_REMOVE_ATTRIBUTES = 'scratch'
+
+
+def test_a_str_instead_of_a_collection_of_names_is_refused() -> None:
+    with pytest.raises(TypeError, match='collection of names'):
+        pickle.dumps(Misdeclared())

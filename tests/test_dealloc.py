@@ -248,3 +248,13 @@ def test_print_trace_logs_the_stack_of_a_deallocation(
     assert 'Resource' in record.getMessage()
     assert record.stack_info is not None
     assert 'test_print_trace_logs_the_stack' in record.stack_info
+
+
+class AlwaysTracked(Resource):
+    ALLOCATION_TRACKING = True
+
+
+def test_a_subclass_can_switch_tracking_on_for_itself() -> None:
+    AlwaysTracked()
+    Resource()
+    assert Deallocatable._num_deallocations() == 1

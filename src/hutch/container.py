@@ -43,11 +43,16 @@ __all__ = ['PersistableContainer']
 logger = logging.getLogger(__name__)
 
 
-def _names(obj: object, suffix: str) -> set[str]:
-    names: set[str] = set()
+def _names(obj: object, suffix: str) -> list[str]:
+    """The names in both spellings of a class attribute, in declared order."""
+    names: dict[str, None] = {}
     for prefix in ('_PERSITABLE_', '_PERSISTABLE_'):
-        names.update(getattr(obj, prefix + suffix, ()))
-    return names
+        declared = getattr(obj, prefix + suffix, ())
+        if isinstance(declared, str):
+            raise TypeError(f'{prefix}{suffix} of {type(obj).__qualname__} '
+                            f'must be a collection of names, not a str')
+        names.update(dict.fromkeys(declared))
+    return list(names)
 
 
 class PersistableContainer(Deallocatable):
@@ -66,9 +71,9 @@ class PersistableContainer(Deallocatable):
     """
 
     def __getstate__(self) -> dict[str, Any]:
-        for name in sorted(_names(self, 'PROPERTIES')):
+        for name in _names(self, 'PROPERTIES'):
             getattr(self, name)
-        for name in sorted(_names(self, 'METHODS')):
+        for name in _names(self, 'METHODS'):
             getattr(self, name)()
         state = self.__dict__.copy()
         for name in _names(self, 'TRANSIENT_ATTRIBUTES'):

@@ -45,8 +45,9 @@ class Deallocatable:
     """A base for objects that release their resources in :meth:`deallocate`.
 
     Subclasses override :meth:`deallocate` (calling ``super()``) to free
-    what they hold.  The class attributes below are switches shared by every
-    subclass; set them on :class:`Deallocatable` itself.
+    what they hold.  The switches below are class attributes: set on
+    :class:`Deallocatable` they apply to every subclass, and a subclass may
+    set its own.
 
     When :attr:`ALLOCATION_TRACKING` is on, each instance built while it is
     on is registered (with the stack that built it) until it is deallocated;
@@ -70,7 +71,7 @@ class Deallocatable:
 
     def __init__(self) -> None:
         super().__init__()
-        if Deallocatable.ALLOCATION_TRACKING:
+        if self.ALLOCATION_TRACKING:
             stack = ''.join(traceback.format_stack()[:-1])
             Deallocatable._ALLOCATIONS[id(self)] = (self, stack)
 
@@ -79,7 +80,7 @@ class Deallocatable:
 
         Subclasses extend this; calling it twice must be harmless.
         """
-        if Deallocatable.PRINT_TRACE:
+        if self.PRINT_TRACE:
             logger.warning('deallocating %s', self._deallocate_str(),
                            stack_info=True)
         self._mark_deallocated()
