@@ -345,6 +345,9 @@ def test_a_killed_writer_leaves_no_file_under_the_real_name(
     proc = SPAWN.Process(target=_die_while_pickling, args=(str(path),))
     proc.start()
     proc.join(60)
+    if proc.is_alive():  # the bomb did not go off: fail, leaving nothing
+        proc.kill()
+        proc.join(10)
     assert proc.exitcode == -signal.SIGKILL
     assert not path.exists()
     # and the dead process's lock was released with it
@@ -726,6 +729,9 @@ def test_concurrent_processes_run_the_worker_once_and_share_the_file(
     finally:
         for p in procs:
             p.join(60)
+            if p.is_alive():  # never leave a stray process behind
+                p.kill()
+                p.join(10)
     assert [p.exitcode for p in procs] == [0] * PROCESSES
     runs = log.read_text().split()
     assert len(runs) == 1
@@ -748,7 +754,7 @@ def _die_while_pickling(data: str) -> None:
     work()
 
 
-def test_a_waiting_process_times_out_with_lock_timeout(
+def test_lock_timeout_bounds_the_wait_for_another_writer(
         tmp_path: Path) -> None:
     path = tmp_path / 'data.dat'
     counter = Counter()
