@@ -1,5 +1,5 @@
-"""Deallocatable, dealloc and dealloc_recursive: explicit release and leak
-tracking."""
+"""Deallocatable, dealloc, dealloc_recursive and resource: explicit release
+and leak tracking."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from hutch import Deallocatable, PersistableError, dealloc, dealloc_recursive
+from hutch import (
+    Deallocatable,
+    PersistableError,
+    dealloc,
+    dealloc_recursive,
+    resource,
+)
 
 
 class Resource(Deallocatable):
@@ -258,3 +264,50 @@ def test_a_subclass_can_switch_tracking_on_for_itself() -> None:
     AlwaysTracked()
     Resource()
     assert Deallocatable._num_deallocations() == 1
+
+
+# -- @resource ----------------------------------------------------------------
+
+class Connections:
+    def __init__(self) -> None:
+        self.log: list[str] = []
+
+    def _open(self) -> str:
+        self.log.append('open')
+        return 'conn'
+
+    def _close(self, conn: str) -> None:
+        self.log.append(f'close {conn}')
+
+    @resource('_open', '_close')
+    def query(self, conn: str, sql: str) -> str:
+        """Run ``sql``."""
+        self.log.append(f'{sql} on {conn}')
+        return 'rows'
+
+    @resource('_open', '_close')
+    def broken(self, conn: str) -> None:
+        raise ValueError('query failed')
+
+
+def test_resource_makes_passes_and_releases_the_resource() -> None:
+    db = Connections()
+    assert db.query('select') == 'rows'
+    assert db.log == ['open', 'select on conn', 'close conn']
+
+
+def test_resource_is_released_when_the_method_raises() -> None:
+    db = Connections()
+    with pytest.raises(ValueError):
+        db.broken()
+    assert db.log == ['open', 'close conn']
+
+
+def test_resource_keeps_the_methods_name_and_doc() -> None:
+    assert Connections.query.__name__ == 'query'
+    assert Connections.query.__doc__ == 'Run ``sql``.'
+
+
+def test_resource_rejects_non_str_method_names() -> None:
+    with pytest.raises(TypeError):
+        resource('_open', 3)  # type: ignore[arg-type]

@@ -24,7 +24,6 @@ from hutch import (
     PersistableError,
     PersistedWork,
     persisted,
-    resource,
 )
 from hutch._files import FileLock
 
@@ -762,50 +761,3 @@ def test_lock_timeout_bounds_the_wait_for_another_writer(
         with pytest.raises(LockTimeoutError):
             make_work(path, counter, lock_timeout=0.1)()
     assert counter.runs == 0
-
-
-# -- @resource ----------------------------------------------------------------
-
-class Connections:
-    def __init__(self) -> None:
-        self.log: list[str] = []
-
-    def _open(self) -> str:
-        self.log.append('open')
-        return 'conn'
-
-    def _close(self, conn: str) -> None:
-        self.log.append(f'close {conn}')
-
-    @resource('_open', '_close')
-    def query(self, conn: str, sql: str) -> str:
-        """Run ``sql``."""
-        self.log.append(f'{sql} on {conn}')
-        return 'rows'
-
-    @resource('_open', '_close')
-    def broken(self, conn: str) -> None:
-        raise ValueError('query failed')
-
-
-def test_resource_makes_passes_and_releases_the_resource() -> None:
-    db = Connections()
-    assert db.query('select') == 'rows'
-    assert db.log == ['open', 'select on conn', 'close conn']
-
-
-def test_resource_is_released_when_the_method_raises() -> None:
-    db = Connections()
-    with pytest.raises(ValueError):
-        db.broken()
-    assert db.log == ['open', 'close conn']
-
-
-def test_resource_keeps_the_methods_name_and_doc() -> None:
-    assert Connections.query.__name__ == 'query'
-    assert Connections.query.__doc__ == 'Run ``sql``.'
-
-
-def test_resource_rejects_non_str_method_names() -> None:
-    with pytest.raises(TypeError):
-        resource('_open', 3)  # type: ignore[arg-type]

@@ -15,14 +15,14 @@ Two halves, as in the API hutch follows (``zensols.persist``):
 """
 
 from .container import PersistableContainer
-from .dealloc import Deallocatable, dealloc, dealloc_recursive
+from .dealloc import Deallocatable, dealloc, dealloc_recursive, resource
 from .errors import (
     CorruptDataError,
     LockTimeoutError,
     PersistableError,
     ReadOnlyError,
 )
-from .persisted import PersistedWork, persisted, resource
+from .persisted import PersistedWork, persisted
 from .serial import (
     BytesSerializer,
     Compressed,

@@ -6,6 +6,9 @@ reference cycles, GPU memory, open handles.  A :class:`Deallocatable` has a
 class can keep a registry of every live instance so a test or a long run can
 check that nothing leaked.
 
+:class:`resource` is the per-call form: a method gets a resource made for the
+call and released when it returns or raises.
+
 Tracking is off by default and costs nothing then.  Turn it on for a block
 with :class:`dealloc` (``track=True``) or by setting
 :attr:`Deallocatable.ALLOCATION_TRACKING`:
@@ -27,6 +30,7 @@ with :class:`dealloc` (``track=True``) or by setting
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import traceback
 from collections.abc import Callable, Iterable
@@ -34,7 +38,7 @@ from typing import Any, ClassVar, Generic, Optional, TextIO, TypeVar, Union
 
 from .errors import PersistableError
 
-__all__ = ['Deallocatable', 'dealloc', 'dealloc_recursive']
+__all__ = ['Deallocatable', 'dealloc', 'dealloc_recursive', 'resource']
 
 logger = logging.getLogger(__name__)
 
@@ -273,3 +277,50 @@ class dealloc(Generic[D]):
                 Deallocatable._print_undeallocated(self.include_stack)
         finally:
             Deallocatable.ALLOCATION_TRACKING = self._saved_track
+
+
+class resource:
+    """Give a method a resource made for the call and always released.
+
+    The decorated method receives the resource as its first argument after
+    ``self``; callers don't pass it.  The release method runs whether the
+    method returns or raises.
+
+    :param create_method_name: the method of the instance that makes the
+        resource (called with no arguments)
+    :param destroy_method_name: the method that releases it (called with
+        the resource)
+
+    >>> import sqlite3
+    >>> class Store:
+    ...     def _connect(self):
+    ...         return sqlite3.connect(':memory:')
+    ...     def _close(self, conn):
+    ...         conn.close()
+    ...     @resource('_connect', '_close')
+    ...     def one(self, conn):
+    ...         return conn.execute('select 1').fetchone()[0]
+    >>> Store().one()
+    1
+    """
+
+    def __init__(self, create_method_name: str,
+                 destroy_method_name: str) -> None:
+        for arg in (create_method_name, destroy_method_name):
+            if not isinstance(arg, str):
+                raise TypeError(f'method names must be str, got {arg!r}')
+        self.create_method_name = create_method_name
+        self.destroy_method_name = destroy_method_name
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        create = self.create_method_name
+        destroy = self.destroy_method_name
+
+        @functools.wraps(fn)
+        def wrapper(inst: Any, *args: Any, **kwargs: Any) -> Any:
+            res = getattr(inst, create)()
+            try:
+                return fn(inst, res, *args, **kwargs)
+            finally:
+                getattr(inst, destroy)(res)
+        return wrapper

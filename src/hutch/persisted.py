@@ -10,8 +10,7 @@ owning object.  It looks for the value, in order:
 4. by running the worker, then filling every level above.
 
 :class:`persisted` is the decorator that puts this on a method (under
-``@property`` if wanted); :class:`resource` brackets a method with the
-creation and release of a resource.
+``@property`` if wanted).
 
 >>> class Circle:
 ...     def __init__(self, r):
@@ -68,7 +67,7 @@ from .dealloc import Deallocatable
 from .errors import CorruptDataError, PersistableError
 from .util import MISSING
 
-__all__ = ['PersistedWork', 'persisted', 'resource']
+__all__ = ['PersistedWork', 'persisted']
 
 logger = logging.getLogger(__name__)
 
@@ -501,50 +500,3 @@ class persisted:
                 f'attribute {name!r} of {type(inst).__qualname__} holds a '
                 f'{type(work).__qualname__}, not a PersistedWork')
         return work
-
-
-class resource:
-    """Give a method a resource made for the call and always released.
-
-    The decorated method receives the resource as its first argument after
-    ``self``; callers don't pass it.  The release method runs whether the
-    method returns or raises.
-
-    :param create_method_name: the method of the instance that makes the
-        resource (called with no arguments)
-    :param destroy_method_name: the method that releases it (called with
-        the resource)
-
-    >>> import sqlite3
-    >>> class Store:
-    ...     def _connect(self):
-    ...         return sqlite3.connect(':memory:')
-    ...     def _close(self, conn):
-    ...         conn.close()
-    ...     @resource('_connect', '_close')
-    ...     def one(self, conn):
-    ...         return conn.execute('select 1').fetchone()[0]
-    >>> Store().one()
-    1
-    """
-
-    def __init__(self, create_method_name: str,
-                 destroy_method_name: str) -> None:
-        for arg in (create_method_name, destroy_method_name):
-            if not isinstance(arg, str):
-                raise TypeError(f'method names must be str, got {arg!r}')
-        self.create_method_name = create_method_name
-        self.destroy_method_name = destroy_method_name
-
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        create = self.create_method_name
-        destroy = self.destroy_method_name
-
-        @functools.wraps(fn)
-        def wrapper(inst: Any, *args: Any, **kwargs: Any) -> Any:
-            res = getattr(inst, create)()
-            try:
-                return fn(inst, res, *args, **kwargs)
-            finally:
-                getattr(inst, destroy)(res)
-        return wrapper
