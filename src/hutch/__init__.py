@@ -39,7 +39,9 @@ from .stash import (
     DelegateDefaults,
     DelegateStash,
     DictionaryStash,
+    DirectoryStash,
     FactoryStash,
+    IncrementKeyDirectoryStash,
     KeyLimitStash,
     KeySubsetStash,
     LRUCacheStash,
@@ -80,5 +82,5 @@ __all__ = [
     'CacheFactoryStash',
     # implementation stashes
     'OneShotFactoryStash', 'DictionaryStash', 'LRUCacheStash', 'CacheStash',
-    'SortedStash', 'UnionStash',
+    'SortedStash', 'UnionStash', 'DirectoryStash', 'IncrementKeyDirectoryStash',
 ]

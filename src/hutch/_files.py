@@ -36,6 +36,8 @@ TEMP_SUFFIX = '.hutch-tmp'
 """Every temporary file hutch writes is a dot-file ending in this suffix."""
 
 _counter = itertools.count()
+_TEMP_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL
+               | getattr(os, 'O_CLOEXEC', 0))
 
 
 def is_temp_name(name: str) -> bool:
@@ -47,14 +49,13 @@ def is_temp_name(name: str) -> bool:
     return name.startswith('.') and name.endswith(TEMP_SUFFIX)
 
 
-def _open_temp(path: Path) -> tuple[int, str]:
+def _open_temp(path: str | os.PathLike[str]) -> tuple[int, str]:
     folder, name = os.path.split(path)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_CLOEXEC', 0)
     while True:
         tmp = os.path.join(
             folder, f'.{name}.{os.getpid()}.{next(_counter)}{TEMP_SUFFIX}')
         try:
-            return os.open(tmp, flags, 0o666), tmp
+            return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
         except FileExistsError:
             # left by an earlier process with our pid: pick the next number
             continue
@@ -96,13 +97,14 @@ def atomic_writer(path: str | os.PathLike[str],
 def atomic_write(path: str | os.PathLike[str], data: bytes,
                  durable: bool = False) -> None:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`)."""
-    fd, tmp = _open_temp(Path(path))
+    fd, tmp = _open_temp(path)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
+            n = os.write(fd, data)
+            if n < len(data):  # rare: a short write; finish it
+                view = memoryview(data)[n:]
+                while view:
+                    view = view[os.write(fd, view):]
             if durable:
                 os.fsync(fd)
         finally:

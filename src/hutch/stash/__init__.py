@@ -12,6 +12,7 @@ from .delegate import (
     ProtectiveStash,
     ReadOnlyDelegateStash,
 )
+from .directory import DirectoryStash, IncrementKeyDirectoryStash
 from .factory import CacheFactoryStash, FactoryStash, OneShotFactoryStash
 from .memory import DictionaryStash, LRUCacheStash
 
@@ -23,4 +24,5 @@ __all__ = [
     'FactoryStash', 'CacheFactoryStash', 'OneShotFactoryStash',
     'DictionaryStash', 'LRUCacheStash',
     'CacheStash', 'SortedStash', 'UnionStash',
+    'DirectoryStash', 'IncrementKeyDirectoryStash',
 ]

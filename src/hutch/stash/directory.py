@@ -1,0 +1,380 @@
+"""Stashes that keep one file per key in a folder.
+
+:class:`DirectoryStash` is the plain one: ``path/<key>.dat`` holds a pickle
+(by default), the same file the original API writes.  On top of that it
+guarantees what DESIGN.md asks of durable stashes:
+
+* **atomic dumps** -- a value goes to a unique temporary file that is then
+  renamed into place (:mod:`hutch._files`); readers never see a torn file,
+  temporary files are never keys, and :meth:`~DirectoryStash.clear` removes
+  the stale ones a killed writer left;
+* **safe keys** -- any ``str`` key round-trips through :mod:`hutch._keys`;
+  no key can name a file outside the folder;
+* **cheap listing** -- ``keys()``, ``len()`` and ``exists()`` never read a
+  value; ``keys()`` is one ``os.scandir`` pass (per shard folder);
+* **clear errors** -- a file that cannot be read back raises
+  :class:`~hutch.errors.CorruptDataError` naming the key and the file.
+
+:class:`IncrementKeyDirectoryStash` adds integer keys handed out safely
+across processes.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from string import Formatter
+from typing import Any, Optional
+
+from .. import _keys
+from .._files import TEMP_SUFFIX, FileLock, atomic_write, is_temp_name
+from ..errors import CorruptDataError
+from ..serial import SerializerSpec, get_serializer
+from ..util import MISSING
+from .base import CloseableStash
+
+__all__ = ['DirectoryStash', 'IncrementKeyDirectoryStash']
+
+logger = logging.getLogger(__name__)
+
+_ON_ERROR = ('raise', 'missing')
+_TEMP_OVERHEAD = 50  # bytes an atomic write's temp name adds to a file name
+_NAME_MAX = 255
+
+
+def _parse_pattern(pattern: object) -> tuple[str, str]:
+    """The text before and after ``{name}`` in a file name pattern."""
+    if not isinstance(pattern, str):
+        raise TypeError(f'pattern must be a str, got {pattern!r}')
+    try:
+        parts = list(Formatter().parse(pattern))
+    except ValueError as e:
+        raise ValueError(f'bad pattern {pattern!r}: {e}') from e
+    fields = [p for p in parts if p[1] is not None]
+    if len(fields) != 1 or fields[0][1:] != ('name', '', None):
+        raise ValueError(
+            f'pattern must hold "{{name}}" exactly once and no other field, '
+            f'got {pattern!r}')
+    prefix, suffix = pattern.split('{name}')
+    prefix, suffix = prefix.replace('{{', '{').replace('}}', '}'), \
+        suffix.replace('{{', '{').replace('}}', '}')
+    for text in (prefix, suffix):
+        if any(c in text for c in '/\\\x00'):
+            raise ValueError(
+                f'pattern must name a file in the folder, got {pattern!r}')
+    if len((prefix + suffix).encode('utf-8')) > 100:
+        raise ValueError(f'pattern {pattern!r} leaves too little room '
+                         'for the key in a file name')
+    return prefix, suffix
+
+
+class DirectoryStash(CloseableStash):
+    """One file per key in a folder; the files are interchangeable with pickles.
+
+    :param path: the folder; made on the first :meth:`dump`, never by reads
+    :param pattern: the file name of a key, holding ``{name}`` once
+    :param serializer: how values become bytes (a name or a
+        :class:`~hutch.serial.Serializer`; pickle by default)
+    :param shard: ``0`` (the default) keeps every file in ``path``; a
+        number ``n >= 2`` spreads them over ``n`` subfolders named by a
+        stable hash of the key (``00`` ... in hex), so millions of keys
+        don't sit in one flat folder.  A folder must always be opened with
+        the shard count it was written with.
+    :param on_error: what :meth:`load` does with a file it cannot read:
+        ``'raise'`` (the default) raises
+        :class:`~hutch.errors.CorruptDataError`; ``'missing'`` logs a
+        warning and treats the key as absent (returns ``None``)
+    :param durable: ``fsync`` each file before it is renamed into place
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> s = DirectoryStash(folder)
+    >>> s.dump('item-1', {'a': 1}); s.dump('a/b', None)
+    >>> sorted(os.listdir(folder))
+    ['a%2Fb.dat', 'item-1.dat']
+    >>> s.load('item-1'), sorted(s.keys()), s.key_to_path('item-1').name
+    ({'a': 1}, ['a/b', 'item-1'], 'item-1.dat')
+    """
+
+    shareable = True
+
+    def __init__(self, path: str | os.PathLike[str],
+                 pattern: str = '{name}.dat',
+                 serializer: SerializerSpec = None, shard: int = 0,
+                 on_error: str = 'raise', durable: bool = False) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f'path must be a str or path, got {path!r}')
+        if isinstance(shard, bool) or not isinstance(shard, int):
+            raise TypeError(f'shard must be an int, got {shard!r}')
+        if shard == 1 or shard < 0 or shard > 1 << 16:
+            raise ValueError(f'shard must be 0 or 2 .. 65536, got {shard}')
+        if on_error not in _ON_ERROR:
+            raise ValueError(
+                f'on_error must be one of {_ON_ERROR}, got {on_error!r}')
+        self._prefix, self._suffix = _parse_pattern(pattern)
+        self.path = Path(path)
+        self.pattern = pattern
+        self.serializer = get_serializer(serializer)
+        self.shard = shard
+        self.on_error = on_error
+        self.durable = durable
+        self._setup()
+
+    def _setup(self) -> None:
+        # everything the hot paths need, as plain strings
+        self._dir = os.fspath(self.path)
+        budget = _NAME_MAX - _TEMP_OVERHEAD - len(
+            (self._prefix + self._suffix).encode('utf-8'))
+        self._names = _keys.FileNames(self._prefix, self._suffix, budget)
+        self._width = len(f'{self.shard - 1:x}') if self.shard else 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if not k.startswith('_')
+                or k in ('_prefix', '_suffix')}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._setup()
+
+    # -- key <-> file ------------------------------------------------------
+
+    def _shard_of(self, key: str) -> str:
+        bucket = zlib.crc32(key.encode('utf-8', 'surrogatepass')) % self.shard
+        return f'{bucket:0{self._width}x}'
+
+    def _locate(self, key: str) -> tuple[str, bool]:
+        """The file of ``key`` as a string, and whether its key is long."""
+        name, long = self._names.name_of(key)  # TypeError for non-str
+        if self.shard:
+            return os.path.join(self._dir, self._shard_of(key), name), long
+        return os.path.join(self._dir, name), long
+
+    def key_to_path(self, name: str) -> Path:
+        """The file that holds (or would hold) the item of key ``name``.
+
+        Unlike the original, this makes no folder.
+        """
+        return Path(self._locate(name)[0])
+
+    # -- reads -------------------------------------------------------------
+
+    def _read(self, key: str) -> Any:
+        file, long = self._locate(key)
+        try:
+            with open(file, 'rb', buffering=0) as f:
+                data = f.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return MISSING
+        if long:
+            unpacked = _keys.unpack_long_key(data)
+            if unpacked is None or unpacked[0] != key:
+                return MISSING
+            data = unpacked[1]
+        try:
+            return self.serializer.loads(data)
+        except Exception as e:
+            if self.on_error == 'missing':
+                logger.warning('treating unreadable %s (key %r) as missing: '
+                               '%s', file, key, e)
+                return MISSING
+            raise CorruptDataError(f'cannot read stored data: {e}', key=key,
+                                   path=file) from e
+
+    def load(self, name: str) -> Any:
+        value = self._read(name)
+        return None if value is MISSING else value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        value = self._read(name)
+        return default if value is MISSING else value
+
+    def __getitem__(self, name: str) -> Any:
+        value = self._read(name)
+        if value is MISSING:
+            raise KeyError(name)
+        return value
+
+    def exists(self, name: str) -> bool:
+        file, long = self._locate(name)
+        if long:
+            return _keys.read_long_key(file) == name
+        return os.path.isfile(file)
+
+    def keys(self) -> list[str]:
+        """Every key, from one ``os.scandir`` of the folder (and its shards).
+
+        Files that don't fit the pattern, temporary files and folders are
+        not keys.
+        """
+        if not self.shard:
+            return self._scan(self._dir, None)
+        keys: list[str] = []
+        for sub in self._shard_dirs():
+            keys.extend(self._scan(sub.path, sub.name))
+        return keys
+
+    def _shard_dirs(self) -> Iterator[os.DirEntry[str]]:
+        try:
+            entries = list(os.scandir(self._dir))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            name = entry.name
+            if len(name) == self._width and entry.is_dir() and \
+                    all(c in '0123456789abcdef' for c in name) and \
+                    int(name, 16) < self.shard:
+                yield entry
+
+    def _scan(self, folder: str, shard: Optional[str]) -> list[str]:
+        try:
+            with os.scandir(folder) as entries:
+                names = [e.name for e in entries if e.is_file()]
+        except FileNotFoundError:
+            return []
+        keys = self._names.keys_of(names, folder)
+        if shard is not None:
+            keys = [k for k in keys if self._shard_of(k) == shard]
+        return keys
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    # -- writes ------------------------------------------------------------
+
+    def dump(self, name: str, inst: Any) -> None:
+        file, long = self._locate(name)
+        data = self.serializer.dumps(inst)
+        if long:
+            data = _keys.pack_long_key(name, data)
+        try:
+            atomic_write(file, data, self.durable)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(file), exist_ok=True)
+            atomic_write(file, data, self.durable)
+
+    def delete(self, name: Optional[str] = None) -> None:
+        file, long = self._locate(name)  # type: ignore[arg-type]
+        if long and _keys.read_long_key(file) != name:
+            logger.debug('delete of missing key %r (%s)', name, file)
+            return
+        try:
+            os.unlink(file)
+        except FileNotFoundError:
+            logger.debug('delete of missing key %r (%s)', name, file)
+
+    def clear(self) -> None:
+        """Remove every key's file and stale temporary files.
+
+        Files that are not this stash's (other patterns, foreign files) stay;
+        shard folders left empty are removed; the folder itself stays.
+        """
+        if self.shard:
+            for sub in list(self._shard_dirs()):
+                self._clear_folder(sub.path, sub.name)
+                try:
+                    os.rmdir(sub.path)
+                except OSError as e:
+                    if e.errno not in (errno.ENOTEMPTY, errno.EEXIST,
+                                       errno.ENOENT):
+                        raise
+        else:
+            self._clear_folder(self._dir, None)
+
+    def _clear_folder(self, folder: str, shard: Optional[str]) -> None:
+        for key in self._scan(folder, shard):
+            self.delete(key)
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            if self._is_own_temp(entry.name):
+                try:
+                    os.unlink(entry.path)
+                except FileNotFoundError:
+                    pass
+
+    def _is_own_temp(self, name: str) -> bool:
+        """Whether ``name`` is a temporary file of one of our files."""
+        if not is_temp_name(name):
+            return False
+        # '.<file>.<pid>.<n>' + TEMP_SUFFIX
+        file = name[1:-len(TEMP_SUFFIX)].rsplit('.', 2)[0]
+        return file.startswith(self._prefix) and file.endswith(self._suffix)
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}({self._dir!r}, pattern={self.pattern!r})'
+
+
+class IncrementKeyDirectoryStash(DirectoryStash):
+    """A folder stash that numbers its items: ``dump(value)`` takes the next key.
+
+    Keys are decimal integers as strings (``'1'``, ``'2'`` ...), in files
+    named ``<name>-<key>.dat``.  Handing out a key is done under a
+    :class:`~hutch._files.FileLock`, so processes dumping into the same
+    folder at once never get the same key.  Keys that are not integers may
+    be stored with ``dump(key, value)``; they are listed by :meth:`keys` but
+    never counted as the last key.
+
+    :param path: the folder
+    :param name: the file name prefix
+    :param kwargs: passed on to :class:`DirectoryStash` (not ``pattern``)
+
+    >>> import tempfile
+    >>> s = IncrementKeyDirectoryStash(tempfile.mkdtemp())
+    >>> s.dump('first'); s.dump('second')
+    >>> s.get_last_key(), s.load(), sorted(os.listdir(s.path))
+    ('2', 'second', ['data-1.dat', 'data-2.dat'])
+    """
+
+    def __init__(self, path: str | os.PathLike[str], name: str = 'data',
+                 **kwargs: Any) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f'name must be a str, got {name!r}')
+        if 'pattern' in kwargs:
+            raise TypeError('the pattern of IncrementKeyDirectoryStash is '
+                            'made from its name')
+        super().__init__(path, pattern=name + '-{name}.dat', **kwargs)
+        self.name = name
+
+    def _last(self) -> tuple[int, Optional[str]]:
+        """The highest integer key, as a number and as stored."""
+        best, best_key = 0, None
+        for key in self.keys():
+            if key.isascii() and key.isdigit() and int(key) >= best:
+                best, best_key = int(key), key
+        return best, best_key
+
+    def get_last_key(self, inc: bool = False) -> str:
+        """The highest integer key (``'0'`` when there is none).
+
+        :param inc: give the key after it instead (this does not reserve
+            it: :meth:`dump` with one argument does that safely)
+        """
+        last, key = self._last()
+        if inc:
+            return str(last + 1)
+        return str(last) if key is None else key
+
+    def _lock(self) -> FileLock:
+        return FileLock(os.path.join(self._dir, f'{self.name}-increment'))
+
+    def dump(self, name: Any, inst: Any = MISSING) -> None:
+        """``dump(value)`` stores under the next key; ``dump(key, value)`` as usual."""
+        if inst is not MISSING:
+            super().dump(name, inst)
+            return
+        with self._lock():
+            super().dump(self.get_last_key(inc=True), name)
+
+    def load(self, name: Optional[str] = None) -> Any:
+        """The item under ``name``, or under the last key when ``name`` is ``None``."""
+        if name is None:
+            name = self._last()[1]
+            if name is None:
+                return None
+        return super().load(name)
