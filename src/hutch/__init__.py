@@ -39,12 +39,14 @@ from .stash import (
     DelegateDefaults,
     DelegateStash,
     DictionaryStash,
+    DirectoryCompositeStash,
     DirectoryStash,
     FactoryStash,
     IncrementKeyDirectoryStash,
     KeyLimitStash,
     KeySubsetStash,
     LRUCacheStash,
+    MissingDataKeysError,
     NoopStash,
     OneShotFactoryStash,
     PreemptiveStash,
@@ -65,7 +67,7 @@ __all__ = [
     '__version__',
     # errors
     'PersistableError', 'CorruptDataError', 'ReadOnlyError',
-    'LockTimeoutError',
+    'LockTimeoutError', 'MissingDataKeysError',
     # method-level persistence
     'PersistedWork', 'persisted', 'PersistableContainer', 'resource',
     'Deallocatable', 'dealloc', 'dealloc_recursive',
@@ -82,5 +84,7 @@ __all__ = [
     'CacheFactoryStash',
     # implementation stashes
     'OneShotFactoryStash', 'DictionaryStash', 'LRUCacheStash', 'CacheStash',
-    'SortedStash', 'UnionStash', 'DirectoryStash', 'IncrementKeyDirectoryStash',
+    'SortedStash', 'UnionStash',
+    # durable stashes
+    'DirectoryStash', 'IncrementKeyDirectoryStash', 'DirectoryCompositeStash',
 ]

@@ -167,8 +167,24 @@ class FileLock:
 
     def acquire(self) -> None:
         """Take the lock, waiting at most :attr:`timeout` seconds."""
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                     0o600)
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+        try:
+            fd = os.open(self.lock_path, flags, 0o600)
+        except FileNotFoundError:  # the lock folder was cleaned away
+            self.lock_path.parent.mkdir(mode=0o700, parents=True,
+                                        exist_ok=True)
+            fd = os.open(self.lock_path, flags, 0o600)
+        try:
+            self._wait_for(fd)
+        except BaseException:
+            # a timeout, an OS error, or an interrupt while waiting: never
+            # keep the descriptor (and so the lock) of a failed acquire
+            os.close(fd)
+            raise
+        with self._tlock:
+            self._fd = fd
+
+    def _wait_for(self, fd: int) -> None:
         mode = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
         deadline = None if self.timeout is None else \
             time.monotonic() + self.timeout
@@ -176,21 +192,17 @@ class FileLock:
         while True:
             try:
                 fcntl.flock(fd, mode | fcntl.LOCK_NB)
-                break
+                return
             except OSError as e:
                 if e.errno not in (errno.EAGAIN, errno.EACCES):
-                    os.close(fd)
                     raise PersistableError(
                         f'cannot lock: {e}', path=self.path) from e
             if deadline is not None and time.monotonic() >= deadline:
-                os.close(fd)
                 raise LockTimeoutError(
                     f'timed out after {self.timeout}s waiting for lock',
                     path=self.path)
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
-        with self._tlock:
-            self._fd = fd
 
     def release(self) -> None:
         """Let go of the lock (a no-op when not held)."""

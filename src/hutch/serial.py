@@ -138,7 +138,12 @@ class TextSerializer(Serializer):
     name = 'text'
 
     def __init__(self, encoding: str = 'utf-8') -> None:
-        ''.encode(encoding)  # LookupError for an unknown encoding, now
+        if not isinstance(encoding, str):
+            raise TypeError(f'encoding must be a str, got {encoding!r}')
+        try:
+            ''.encode(encoding)
+        except LookupError as e:
+            raise ValueError(f'unknown text encoding {encoding!r}') from e
         self.encoding = encoding
 
     def dumps(self, value: Any) -> bytes:
@@ -171,6 +176,9 @@ def _zstd() -> tuple[Callable[[bytes, int], bytes], Callable[[bytes], bytes]]:
 CODECS: dict[str, int] = {'zlib': 6, 'lzma': 6, 'bz2': 9, 'zstd': 3}
 """The compression codecs :class:`Compressed` knows, with default levels."""
 
+_LEVELS: dict[str, tuple[int, int]] = {
+    'zlib': (-1, 9), 'lzma': (0, 9), 'bz2': (1, 9), 'zstd': (-7, 22)}
+
 
 class Compressed(Serializer):
     """Compresses what another serializer produces.
@@ -191,9 +199,16 @@ class Compressed(Serializer):
         if codec not in CODECS:
             raise ValueError(
                 f'unknown codec {codec!r}; known: {", ".join(sorted(CODECS))}')
+        if level is None:
+            level = CODECS[codec]
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise TypeError(f'compression level must be an int, got {level!r}')
+        low, high = _LEVELS[codec]
+        if not low <= level <= high:
+            raise ValueError(f'{codec} levels are {low} .. {high}, got {level}')
         self.inner = inner
         self.codec = codec
-        self.level = CODECS[codec] if level is None else level
+        self.level = level
         self.name = f'{inner.name}+{codec}'
         self._setup()
 
@@ -254,7 +269,7 @@ SerializerSpec = Union[str, Serializer, None]
 def get_serializer(spec: SerializerSpec = None) -> Serializer:
     """The serializer that ``spec`` names (``None`` means pickle).
 
-    :raises ValueError: for an unknown name or codec
+    :raises ValueError: for an unknown name or codec (or a ``+`` with none)
     :raises TypeError: for anything that is neither a name nor a serializer
     """
     if spec is None:
@@ -264,7 +279,9 @@ def get_serializer(spec: SerializerSpec = None) -> Serializer:
     if not isinstance(spec, str):
         raise TypeError(
             f'serializer must be a name or a Serializer, got {spec!r}')
-    base, _, codec = spec.partition('+')
+    base, plus, codec = spec.partition('+')
+    if plus and not codec:
+        raise ValueError(f'no codec after "+" in serializer {spec!r}')
     if base not in _BASES:
         raise ValueError(f'unknown serializer {base!r}; known: '
                          f'{", ".join(sorted(_BASES))}')

@@ -2,6 +2,7 @@
 
 from .base import CloseableStash, NoopStash, PrimeableStash, ReadOnlyStash, Stash
 from .compose import CacheStash, SortedStash, UnionStash
+from .composite import DirectoryCompositeStash, MissingDataKeysError
 from .delegate import (
     DelegateDefaults,
     DelegateStash,
@@ -25,4 +26,5 @@ __all__ = [
     'DictionaryStash', 'LRUCacheStash',
     'CacheStash', 'SortedStash', 'UnionStash',
     'DirectoryStash', 'IncrementKeyDirectoryStash',
+    'DirectoryCompositeStash', 'MissingDataKeysError',
 ]

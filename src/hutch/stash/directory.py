@@ -132,14 +132,6 @@ class DirectoryStash(CloseableStash):
         self._names = _keys.FileNames(self._prefix, self._suffix, budget)
         self._width = len(f'{self.shard - 1:x}') if self.shard else 0
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if not k.startswith('_')
-                or k in ('_prefix', '_suffix')}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._setup()
-
     # -- key <-> file ------------------------------------------------------
 
     def _shard_of(self, key: str) -> str:
