@@ -99,6 +99,21 @@ def test_pattern_braces_are_literal_when_doubled(folder: Path) -> None:
     assert list(stash.keys()) == ['k']
 
 
+def test_pattern_may_show_a_literal_name_field(folder: Path) -> None:
+    stash = DirectoryStash(folder, pattern='{{name}}-{name}.dat')
+    stash.dump('k', 1)
+    assert os.listdir(folder) == ['{name}-k.dat']
+    assert list(stash.keys()) == ['k']
+
+
+def test_setting_path_moves_the_stash(tmp_path: Path) -> None:
+    stash = DirectoryStash(tmp_path / 'a')
+    stash.path = tmp_path / 'b'
+    stash.dump('k', 1)
+    assert os.listdir(tmp_path) == ['b']
+    assert stash.load('k') == 1
+
+
 def test_serializer_decides_the_file_content(folder: Path) -> None:
     stash = DirectoryStash(folder, pattern='{name}.json', serializer='json')
     stash.dump('k', {'x': [1, None]})

@@ -19,6 +19,7 @@ from hutch._files import (
     atomic_writer,
     is_temp_name,
     lock_dir,
+    read_file,
     remove_stale_temps,
 )
 
@@ -175,6 +176,23 @@ def test_remove_stale_temps_spares_kept_and_other_files(tmp_path: Path) -> None:
 
 def test_remove_stale_temps_of_a_missing_folder_is_zero(tmp_path: Path) -> None:
     assert remove_stale_temps(tmp_path / 'none') == 0
+
+
+# -- reads -------------------------------------------------------------------
+
+@pytest.mark.parametrize('size', [0, 1, (1 << 16) - 1, 1 << 16, (1 << 16) + 1,
+                                  3 << 20])
+def test_read_file_returns_every_byte(tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    (tmp_path / 'f').write_bytes(data)
+    assert read_file(tmp_path / 'f') == data
+
+
+def test_read_file_of_a_missing_file_or_folder_raises(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        read_file(tmp_path / 'missing')
+    with pytest.raises(IsADirectoryError):
+        read_file(tmp_path)
 
 
 # -- locks -------------------------------------------------------------------

@@ -31,7 +31,7 @@ from string import Formatter
 from typing import Any, Optional
 
 from .. import _keys
-from .._files import TEMP_SUFFIX, FileLock, atomic_write, is_temp_name
+from .._files import TEMP_SUFFIX, FileLock, atomic_write, is_temp_name, read_file
 from ..errors import CorruptDataError
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING
@@ -59,9 +59,9 @@ def _parse_pattern(pattern: object) -> tuple[str, str]:
         raise ValueError(
             f'pattern must hold "{{name}}" exactly once and no other field, '
             f'got {pattern!r}')
-    prefix, suffix = pattern.split('{name}')
-    prefix, suffix = prefix.replace('{{', '{').replace('}}', '}'), \
-        suffix.replace('{{', '{').replace('}}', '}')
+    at = parts.index(fields[0])
+    prefix = ''.join(p[0] for p in parts[:at + 1])
+    suffix = ''.join(p[0] for p in parts[at + 1:])
     for text in (prefix, suffix):
         if any(c in text for c in '/\\\x00'):
             raise ValueError(
@@ -116,17 +116,26 @@ class DirectoryStash(CloseableStash):
             raise ValueError(
                 f'on_error must be one of {_ON_ERROR}, got {on_error!r}')
         self._prefix, self._suffix = _parse_pattern(pattern)
-        self.path = Path(path)
         self.pattern = pattern
         self.serializer = get_serializer(serializer)
         self.shard = shard
         self.on_error = on_error
         self.durable = durable
+        self.path = Path(path)
+
+    @property
+    def path(self) -> Path:
+        """The folder of the files (settable)."""
+        return self._path
+
+    @path.setter
+    def path(self, path: str | os.PathLike[str]) -> None:
+        self._path = Path(path)
         self._setup()
 
     def _setup(self) -> None:
         # everything the hot paths need, as plain strings
-        self._dir = os.fspath(self.path)
+        self._dir = os.fspath(self._path)
         budget = _NAME_MAX - _TEMP_OVERHEAD - len(
             (self._prefix + self._suffix).encode('utf-8'))
         self._names = _keys.FileNames(self._prefix, self._suffix, budget)
@@ -157,8 +166,7 @@ class DirectoryStash(CloseableStash):
     def _read(self, key: str) -> Any:
         file, long = self._locate(key)
         try:
-            with open(file, 'rb', buffering=0) as f:
-                data = f.read()
+            data = read_file(file)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return MISSING
         if long:
