@@ -485,6 +485,17 @@ def test_increment_stash_refuses_a_pattern(folder: Path) -> None:
         IncrementKeyDirectoryStash(folder, name=3)  # type: ignore[arg-type]
 
 
+def test_stash_objects_sharing_a_folder_take_distinct_keys(
+        folder: Path) -> None:
+    first = IncrementKeyDirectoryStash(folder)
+    second = IncrementKeyDirectoryStash(folder)
+    for i in range(5):
+        first.dump(f'first{i}')
+        second.dump(f'second{i}')
+    assert sorted(map(int, first.keys())) == list(range(1, 11))
+    assert first.load() == 'second4'
+
+
 def _dump_values(folder: str, lock_dir: str, tag: str, n: int) -> None:
     os.environ['HUTCH_LOCK_DIR'] = lock_dir
     stash = IncrementKeyDirectoryStash(folder)

@@ -190,3 +190,12 @@ def test_file_names_drop_plain_names_over_budget() -> None:
     names = FileNames('', '.dat', max_bytes=60)
     assert names.keys_of(['a' * 60 + '.dat', 'a' * 61 + '.dat', 'b.dat']) == \
         ['a' * 60, 'b']
+
+
+@given(st.sets(st.text(max_size=40), max_size=20),
+       st.sampled_from([('', '.dat'), ('data-', '.dat'), ('', ''), ('p', '')]))
+def test_a_listing_of_encoded_keys_gives_back_exactly_those_keys(
+        keys: set[str], pattern: tuple[str, str]) -> None:
+    names = FileNames(*pattern)
+    listing = [names.name_of(k)[0] for k in keys]
+    assert sorted(names.keys_of(listing)) == sorted(keys)

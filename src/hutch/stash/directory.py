@@ -315,10 +315,14 @@ class IncrementKeyDirectoryStash(DirectoryStash):
 
     Keys are decimal integers as strings (``'1'``, ``'2'`` ...), in files
     named ``<name>-<key>.dat``.  Handing out a key is done under a
-    :class:`~hutch._files.FileLock`, so processes dumping into the same
-    folder at once never get the same key.  Keys that are not integers may
-    be stored with ``dump(key, value)``; they are listed by :meth:`keys` but
-    never counted as the last key.
+    :class:`~hutch._files.FileLock` and skips numbers whose file exists, so
+    processes dumping into the same folder at once never get the same key.
+    The first ``dump(value)`` of a stash object takes one more than the
+    highest integer key in the folder; later ones take the next free number
+    after the last it took (one folder scan per object, not per dump, as
+    in the original).  Keys that are not integers may be stored with
+    ``dump(key, value)``; they are listed by :meth:`keys` but never counted
+    as the last key.
 
     :param path: the folder
     :param name: the file name prefix
@@ -340,6 +344,7 @@ class IncrementKeyDirectoryStash(DirectoryStash):
                             'made from its name')
         super().__init__(path, pattern=name + '-{name}.dat', **kwargs)
         self.name = name
+        self._next: Optional[int] = None  # the number to try next
 
     def _last(self) -> tuple[int, Optional[str]]:
         """The highest integer key, as a number and as stored."""
@@ -369,7 +374,13 @@ class IncrementKeyDirectoryStash(DirectoryStash):
             super().dump(name, inst)
             return
         with self._lock():
-            super().dump(self.get_last_key(inc=True), name)
+            number = self._next
+            if number is None:
+                number = self._last()[0] + 1
+            while self.exists(str(number)):  # taken by another stash object
+                number += 1
+            super().dump(str(number), name)
+            self._next = number + 1
 
     def load(self, name: Optional[str] = None) -> Any:
         """The item under ``name``, or under the last key when ``name`` is ``None``."""
