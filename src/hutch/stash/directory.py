@@ -80,10 +80,11 @@ class DirectoryStash(CloseableStash):
     :param serializer: how values become bytes (a name or a
         :class:`~hutch.serial.Serializer`; pickle by default)
     :param shard: ``0`` (the default) keeps every file in ``path``; a
-        number ``n >= 2`` spreads them over ``n`` subfolders named by a
-        stable hash of the key (``00`` ... in hex), so millions of keys
-        don't sit in one flat folder.  A folder must always be opened with
-        the shard count it was written with.
+        number ``n >= 2`` spreads them over ``n`` subfolders named in hex
+        (``00`` .. ``ff`` for 256) by the key's CRC-32, which is the same in
+        every process, so millions of keys don't sit in one flat folder.
+        A folder must always be opened with the shard count it was
+        written with.
     :param on_error: what :meth:`load` does with a file it cannot read:
         ``'raise'`` (the default) raises
         :class:`~hutch.errors.CorruptDataError`; ``'missing'`` logs a
