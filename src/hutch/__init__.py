@@ -56,6 +56,8 @@ from .stash import (
     ReadOnlyDelegateStash,
     ReadOnlyStash,
     SortedStash,
+    SqliteKeys,
+    SqliteStash,
     Stash,
     UnionStash,
 )
@@ -87,4 +89,5 @@ __all__ = [
     'SortedStash', 'UnionStash',
     # durable stashes
     'DirectoryStash', 'IncrementKeyDirectoryStash', 'DirectoryCompositeStash',
+    'SqliteStash', 'SqliteKeys',
 ]

@@ -16,6 +16,7 @@ from .delegate import (
 from .directory import DirectoryStash, IncrementKeyDirectoryStash
 from .factory import CacheFactoryStash, FactoryStash, OneShotFactoryStash
 from .memory import DictionaryStash, LRUCacheStash
+from .sqlite import SqliteKeys, SqliteStash
 
 __all__ = [
     'Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash', 'PrimeableStash',
@@ -27,4 +28,5 @@ __all__ = [
     'CacheStash', 'SortedStash', 'UnionStash',
     'DirectoryStash', 'IncrementKeyDirectoryStash',
     'DirectoryCompositeStash', 'MissingDataKeysError',
+    'SqliteStash', 'SqliteKeys',
 ]

@@ -1,0 +1,430 @@
+"""A stash in one SQLite table: the fast embedded default for many small items.
+
+:class:`SqliteStash` keeps each item as one row (``key TEXT PRIMARY KEY,
+value BLOB``) of a table in a SQLite database file.  It is the right choice
+for many small items: one file instead of one per key, a write is one short
+transaction, and counting or listing keys never reads a value.
+
+What it guarantees:
+
+* **Durable, atomic writes.**  The database runs in WAL mode with
+  ``synchronous=NORMAL``: a committed write survives a crash of the process
+  (a power cut may lose the last few commits, never corrupt the file).
+* **Threads and processes.**  Each thread of each process gets its own
+  connection (a forked child opens fresh ones), so a stash can be shared by
+  threads and handed to worker processes (it pickles by path).  Concurrent
+  writers on one machine wait for each other (up to ``timeout`` seconds)
+  instead of failing.
+* **Clear errors.**  Every SQLite error is raised as a
+  :class:`~hutch.PersistableError` naming the file (and the key); a value
+  that cannot be deserialized raises :class:`~hutch.CorruptDataError`.
+
+SQLite's locking relies on the file system: **do not put the database on a
+network file system** (NFS, SMB); use it on a local disk.
+
+>>> import os, tempfile
+>>> s = SqliteStash(os.path.join(tempfile.mkdtemp(), 'cache.sqlite3'))
+>>> s.dump('a', [1, 2]); s.dump_many([('b', None), ('c', 'three')])
+>>> s['a'], len(s), sorted(s.keys()), 'b' in s
+([1, 2], 3, ['a', 'b', 'c'], True)
+>>> s.load_many(['c', 'zz', 'a'])
+{'c': 'three', 'a': [1, 2]}
+>>> s.close()
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from ..errors import CorruptDataError, PersistableError
+from ..serial import SerializerSpec, get_serializer
+from ..util import MISSING, chunks
+from .base import CloseableStash
+
+__all__ = ['SqliteStash']
+
+logger = logging.getLogger(__name__)
+
+# The SQL, one statement per constant; ``{table}`` is filled in (quoted) once
+# per stash, after the name has been checked to be a plain identifier.
+SQL_CREATE = ('CREATE TABLE IF NOT EXISTS "{table}" '
+              '(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) '
+              'WITHOUT ROWID')
+SQL_UPSERT = ('INSERT INTO "{table}" (key, value) VALUES (?, ?) '
+              'ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+SQL_SELECT = 'SELECT value FROM "{table}" WHERE key = ?'
+SQL_SELECT_MANY = 'SELECT key, value FROM "{table}" WHERE key IN ({marks})'
+SQL_EXISTS = 'SELECT 1 FROM "{table}" WHERE key = ?'
+SQL_DELETE = 'DELETE FROM "{table}" WHERE key = ?'
+SQL_CLEAR = 'DELETE FROM "{table}"'
+SQL_COUNT = 'SELECT COUNT(*) FROM "{table}"'
+SQL_KEYS_FIRST = 'SELECT key FROM "{table}" ORDER BY key LIMIT ?'
+SQL_KEYS_AFTER = 'SELECT key FROM "{table}" WHERE key > ? ORDER BY key LIMIT ?'
+SQL_PRAGMAS = ('PRAGMA journal_mode = WAL', 'PRAGMA synchronous = NORMAL')
+
+_TABLE_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
+
+#: keys fetched per query when iterating keys, and per ``IN (...)`` query in
+#: :meth:`SqliteStash.load_many` (below SQLite's smallest variable limit)
+_PAGE = 500
+
+# Connections inherited through fork() are never used or closed in the child
+# (closing them there could disturb the parent's locks); they are kept here
+# so they are never finalized either.
+_inherited: list[sqlite3.Connection] = []
+
+
+class _Local(threading.local):
+    conn: Optional[sqlite3.Connection] = None
+    cursor: Optional[sqlite3.Cursor] = None
+    pid: int = -1
+    epoch: int = -1
+
+
+class SqliteKeys(Collection[str]):
+    """The keys of a :class:`SqliteStash`: iterable, sized and searchable.
+
+    Iteration is in key order and reads the keys a page at a time in short
+    queries, so it holds no transaction open between pages and never reads
+    a value; :func:`len` is one ``COUNT(*)``.
+    """
+
+    def __init__(self, stash: SqliteStash) -> None:
+        self._stash = stash
+
+    def __iter__(self) -> Iterator[str]:
+        return self._stash._iter_keys()
+
+    def __len__(self) -> int:
+        return len(self._stash)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._stash.exists(key)
+
+    def __repr__(self) -> str:
+        return f'SqliteKeys({self._stash.path})'
+
+
+class SqliteStash(CloseableStash):
+    """A stash kept in one table of a SQLite database file.
+
+    :param path: the database file (created, with its folder, on first use)
+    :param table: the table to use; a plain identifier (letters, digits and
+        ``_``), so several stashes can share one file
+    :param serializer: turns values into the stored bytes (see
+        :func:`~hutch.get_serializer`); pickle by default
+    :param timeout: seconds a writer waits for another process's write
+        before giving up with :class:`~hutch.PersistableError`
+
+    Not for network file systems: SQLite's locks are not reliable there.
+    """
+
+    shareable = True
+
+    def __init__(self, path: Union[str, os.PathLike[str]],
+                 table: str = 'stash', serializer: SerializerSpec = None,
+                 timeout: float = 60.0) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f'path must be a str or path, got {path!r}')
+        if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
+            raise ValueError(f'table must be a plain identifier, got {table!r}')
+        if table.lower().startswith('sqlite_'):
+            raise ValueError(f'table names starting with sqlite_ are '
+                             f'reserved by SQLite, got {table!r}')
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
+                or timeout < 0:
+            raise ValueError(f'timeout must be a non-negative number, '
+                             f'got {timeout!r}')
+        self.path = Path(path)
+        self.table = table
+        self.serializer = get_serializer(serializer)
+        self.timeout = float(timeout)
+        self._setup()
+
+    def _setup(self) -> None:
+        def sql(template: str) -> str:
+            return template.replace('{table}', self.table)
+
+        self._sql_create = sql(SQL_CREATE)
+        self._sql_upsert = sql(SQL_UPSERT)
+        self._sql_select = sql(SQL_SELECT)
+        self._sql_select_many = sql(SQL_SELECT_MANY)
+        self._sql_exists = sql(SQL_EXISTS)
+        self._sql_delete = sql(SQL_DELETE)
+        self._sql_clear = sql(SQL_CLEAR)
+        self._sql_count = sql(SQL_COUNT)
+        self._sql_keys_first = sql(SQL_KEYS_FIRST)
+        self._sql_keys_after = sql(SQL_KEYS_AFTER)
+        self._dumps = self.serializer.dumps
+        self._loads = self.serializer.loads
+        self._local = _Local()
+        self._lock = threading.Lock()
+        # every connection this process opened, so close() reaches all
+        # threads' connections; epoch tells threads theirs was closed
+        self._conns: list[sqlite3.Connection] = []
+        self._epoch = 0
+
+    # -- connections ------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use (and after fork)."""
+        local = self._local
+        conn = local.conn
+        if conn is None or local.pid != os.getpid() or \
+                local.epoch != self._epoch:
+            conn = self._connect()
+        return conn
+
+    def _cursor(self) -> sqlite3.Cursor:
+        """A cursor of this thread's connection, reused by the one-row calls
+        (making a cursor per call costs more than the lookup it runs)."""
+        local = self._local
+        cursor = local.cursor
+        if cursor is None or local.pid != os.getpid() or \
+                local.epoch != self._epoch:
+            self._connect()
+            cursor = local.cursor
+            assert cursor is not None
+        return cursor
+
+    def _connect(self) -> sqlite3.Connection:
+        local = self._local
+        pid = os.getpid()
+        with self._lock:
+            if local.conn is not None and local.pid != pid:
+                # inherited through fork: every connection of the parent is
+                # abandoned, not closed (see _inherited)
+                _inherited.extend(self._conns)
+                self._conns = []
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(
+                    self.path, timeout=self.timeout, isolation_level=None,
+                    check_same_thread=False)
+            except (sqlite3.Error, OSError) as e:
+                raise PersistableError(
+                    f'cannot open database: {e}', path=self.path) from e
+            try:
+                for pragma in SQL_PRAGMAS:
+                    conn.execute(pragma)
+                conn.execute(self._sql_create)
+            except sqlite3.Error as e:
+                conn.close()
+                raise PersistableError(
+                    f'cannot set up table {self.table!r}: {e}',
+                    path=self.path) from e
+            self._conns.append(conn)
+            local.conn, local.cursor = conn, conn.cursor()
+            local.pid, local.epoch = pid, self._epoch
+        logger.debug('opened %s (table %s)', self.path, self.table)
+        return conn
+
+    def close(self) -> None:
+        """Close every connection this process opened for the stash.
+
+        The stash stays usable: the next call opens a new connection.
+        """
+        with self._lock:
+            conns, self._conns = self._conns, []
+            self._epoch += 1
+            if self._local.pid != os.getpid():
+                # connections inherited through fork belong to the parent
+                _inherited.extend(conns)
+                conns = []
+        for conn in conns:
+            conn.close()
+        self._local.conn = self._local.cursor = None
+
+    def _error(self, what: str, e: BaseException,
+               key: Optional[str] = None) -> PersistableError:
+        return PersistableError(f'cannot {what}: {e}', key=key, path=self.path)
+
+    # -- the stash primitives ----------------------------------------------
+
+    def load(self, name: str) -> Any:
+        if not isinstance(name, str):
+            raise TypeError(f'keys must be str, got {type(name).__name__}')
+        try:
+            row = self._cursor().execute(
+                self._sql_select, (name,)).fetchone()
+        except sqlite3.Error as e:
+            raise self._error('load', e, name) from e
+        if row is None:
+            return None
+        try:
+            return self._loads(row[0])
+        except Exception as e:
+            raise CorruptDataError(
+                f'cannot deserialize the stored value: {e!r}',
+                key=name, path=self.path) from e
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if not isinstance(name, str):
+            raise TypeError(f'keys must be str, got {type(name).__name__}')
+        try:
+            row = self._cursor().execute(
+                self._sql_select, (name,)).fetchone()
+        except sqlite3.Error as e:
+            raise self._error('load', e, name) from e
+        if row is None:
+            return default
+        try:
+            return self._loads(row[0])
+        except Exception as e:
+            raise CorruptDataError(
+                f'cannot deserialize the stored value: {e!r}',
+                key=name, path=self.path) from e
+
+    def __getitem__(self, name: str) -> Any:
+        item = self.get(name, MISSING)
+        if item is MISSING:
+            raise KeyError(name)
+        return item
+
+    def exists(self, name: str) -> bool:
+        if not isinstance(name, str):
+            raise TypeError(f'keys must be str, got {type(name).__name__}')
+        try:
+            return self._cursor().execute(
+                self._sql_exists, (name,)).fetchone() is not None
+        except sqlite3.Error as e:
+            raise self._error('look up', e, name) from e
+
+    def dump(self, name: str, inst: Any) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f'keys must be str, got {type(name).__name__}')
+        data = self._dumps(inst)
+        try:
+            self._cursor().execute(self._sql_upsert, (name, data))
+        except sqlite3.Error as e:
+            raise self._error('dump', e, name) from e
+
+    def delete(self, name: Optional[str] = None) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f'keys must be str, got {type(name).__name__}')
+        try:
+            self._cursor().execute(self._sql_delete, (name,))
+        except sqlite3.Error as e:
+            raise self._error('delete', e, name) from e
+
+    def clear(self) -> None:
+        """Delete every row of the table (the file and table remain)."""
+        try:
+            self._connection().execute(self._sql_clear)
+        except sqlite3.Error as e:
+            raise self._error('clear', e) from e
+
+    def keys(self) -> SqliteKeys:
+        """The keys, in key order; sized, and read a page at a time."""
+        return SqliteKeys(self)
+
+    def _iter_keys(self) -> Iterator[str]:
+        try:
+            conn = self._connection()
+            rows = conn.execute(self._sql_keys_first, (_PAGE,)).fetchall()
+            while rows:
+                for (key,) in rows:
+                    yield key
+                if len(rows) < _PAGE:
+                    return
+                rows = conn.execute(
+                    self._sql_keys_after, (rows[-1][0], _PAGE)).fetchall()
+        except sqlite3.Error as e:
+            raise self._error('list keys', e) from e
+
+    def __len__(self) -> int:
+        try:
+            count: int = self._connection().execute(
+                self._sql_count).fetchone()[0]
+        except sqlite3.Error as e:
+            raise self._error('count keys', e) from e
+        return count
+
+    # -- batches -------------------------------------------------------------
+
+    def dump_many(self, items: Union[Mapping[str, Any],
+                                     Iterable[tuple[str, Any]]]) -> None:
+        """Store many ``(key, value)`` pairs (or a mapping) in one transaction.
+
+        Either every item is stored or, when one fails (a bad key, a value
+        that can't be serialized), none is.
+        """
+        pairs = items.items() if isinstance(items, Mapping) else items
+        dumps = self._dumps
+
+        def rows() -> Iterator[tuple[str, bytes]]:
+            for key, value in pairs:
+                if not isinstance(key, str):
+                    raise TypeError(
+                        f'keys must be str, got {type(key).__name__}')
+                yield key, dumps(value)
+
+        conn = self._connection()
+        try:
+            conn.execute('BEGIN IMMEDIATE')
+        except sqlite3.Error as e:
+            raise self._error('begin a batch dump', e) from e
+        try:
+            conn.executemany(self._sql_upsert, rows())
+            conn.execute('COMMIT')
+        except BaseException as e:
+            conn.execute('ROLLBACK')
+            if isinstance(e, sqlite3.Error):
+                raise self._error('dump a batch', e) from e
+            raise
+
+    def load_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        """The values of those ``keys`` that are stored, read in one transaction.
+
+        The result is ordered as ``keys``; keys that are absent are left out
+        (a stored ``None`` is kept).
+        """
+        wanted = list(keys)
+        for key in wanted:
+            if not isinstance(key, str):
+                raise TypeError(f'keys must be str, got {type(key).__name__}')
+        found: dict[str, bytes] = {}
+        conn = self._connection()
+        try:
+            conn.execute('BEGIN')
+            try:
+                for group in chunks(dict.fromkeys(wanted), _PAGE):
+                    sql = self._sql_select_many.replace(
+                        '{marks}', ','.join('?' * len(group)))
+                    found.update(conn.execute(sql, group).fetchall())
+            finally:
+                conn.execute('COMMIT')
+        except sqlite3.Error as e:
+            raise self._error('load a batch', e) from e
+        loads = self._loads
+        result: dict[str, Any] = {}
+        for key in wanted:
+            if key in found and key not in result:
+                try:
+                    result[key] = loads(found[key])
+                except Exception as e:
+                    raise CorruptDataError(
+                        f'cannot deserialize the stored value: {e!r}',
+                        key=key, path=self.path) from e
+        return result
+
+    # -- pickling: by path, never by connection ------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {'path': self.path, 'table': self.table,
+                'serializer': self.serializer, 'timeout': self.timeout}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._setup()
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}({str(self.path)!r}, table={self.table!r})'
+
