@@ -60,6 +60,7 @@ from .stash import (
     SqliteStash,
     Stash,
     UnionStash,
+    ZipStash,
 )
 from .util import MISSING, NotPickleable, chunks
 
@@ -89,5 +90,5 @@ __all__ = [
     'SortedStash', 'UnionStash',
     # durable stashes
     'DirectoryStash', 'IncrementKeyDirectoryStash', 'DirectoryCompositeStash',
-    'SqliteStash', 'SqliteKeys',
+    'SqliteStash', 'SqliteKeys', 'ZipStash',
 ]

@@ -17,6 +17,7 @@ from .directory import DirectoryStash, IncrementKeyDirectoryStash
 from .factory import CacheFactoryStash, FactoryStash, OneShotFactoryStash
 from .memory import DictionaryStash, LRUCacheStash
 from .sqlite import SqliteKeys, SqliteStash
+from .zip import ZipStash
 
 __all__ = [
     'Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash', 'PrimeableStash',
@@ -28,5 +29,5 @@ __all__ = [
     'CacheStash', 'SortedStash', 'UnionStash',
     'DirectoryStash', 'IncrementKeyDirectoryStash',
     'DirectoryCompositeStash', 'MissingDataKeysError',
-    'SqliteStash', 'SqliteKeys',
+    'SqliteStash', 'SqliteKeys', 'ZipStash',
 ]

@@ -1,0 +1,176 @@
+"""A read-only stash over the entries of a zip file.
+
+:class:`ZipStash` lets a zip archive (a data set shipped as one file, say)
+stand in wherever a stash is read: its keys are the names of the files in
+the archive, below an optional root folder, and its values are their bytes
+(or text, when an encoding is given).
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+import threading
+import zipfile
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from ..errors import CorruptDataError, PersistableError
+from .base import CloseableStash, ReadOnlyStash
+
+__all__ = ['ZipStash']
+
+logger = logging.getLogger(__name__)
+
+_Open = tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]
+
+
+class ZipStash(ReadOnlyStash, CloseableStash):
+    """The files in a zip archive, read-only, keyed by their names.
+
+    Keys are the names of the archive's files below :attr:`root`, with the
+    root folder taken off; folders are not keys.  :meth:`load` gives an
+    entry's bytes, or its text when :attr:`encoding` is set.  Writes are
+    ignored (or refused when :attr:`strict`).
+
+    The archive is opened on first use and stays open until :meth:`close`
+    (the stash is also a context manager); a forked child opens its own
+    handle, and the stash pickles by path.
+
+    :param path: the zip file
+    :param root: the folder inside the archive whose files are the keys;
+        the whole archive when ``None``
+    :param encoding: decode entries with this encoding; bytes when ``None``
+
+    :raises PersistableError: on first use, naming the path, when the file
+        is missing or is not a zip archive
+
+    >>> import os, tempfile, zipfile
+    >>> path = os.path.join(tempfile.mkdtemp(), 'data.zip')
+    >>> with zipfile.ZipFile(path, 'w') as z:
+    ...     z.writestr('corpus/a.txt', 'alpha')
+    ...     z.writestr('corpus/sub/b.txt', 'beta')
+    ...     z.writestr('README', 'not in the corpus')
+    >>> with ZipStash(path, root='corpus', encoding='utf-8') as s:
+    ...     sorted(s.keys()), s['sub/b.txt'], s.load('README')
+    (['a.txt', 'sub/b.txt'], 'beta', None)
+    """
+
+    def __init__(self, path: Union[str, os.PathLike[str]],
+                 root: Optional[str] = None,
+                 encoding: Optional[str] = None) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f'path must be a str or path, got {path!r}')
+        if root is not None and not isinstance(root, str):
+            raise TypeError(f'root must be a str or None, got {root!r}')
+        if encoding is not None:
+            if not isinstance(encoding, str):
+                raise TypeError(
+                    f'encoding must be a str or None, got {encoding!r}')
+            try:
+                codecs.lookup(encoding)
+            except LookupError as e:
+                raise ValueError(f'unknown encoding {encoding!r}') from e
+        self.path = Path(path)
+        self.root = root
+        self.encoding = encoding
+        root = (root or '').strip('/')
+        self._prefix = f'{root}/' if root else ''
+        self._setup()
+
+    def _setup(self) -> None:
+        self._lock = threading.Lock()
+        self._open_zip: Optional[_Open] = None
+        self._pid = -1
+
+    def _archive(self) -> _Open:
+        """The open archive and its entries by key, opening it if need be."""
+        state = self._open_zip
+        if state is not None and self._pid == os.getpid():
+            return state
+        with self._lock:
+            state = self._open_zip
+            if state is None or self._pid != os.getpid():
+                state = self._open_zip = self._open()
+                self._pid = os.getpid()
+            return state
+
+    def _index(self) -> dict[str, zipfile.ZipInfo]:
+        return self._archive()[1]
+
+    def _open(self) -> _Open:
+        # a handle inherited through fork shares its file offset with the
+        # parent's, so the child opens its own and leaves that one alone
+        try:
+            archive = zipfile.ZipFile(self.path)
+        except FileNotFoundError as e:
+            raise PersistableError('no such zip file', path=self.path) from e
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            raise PersistableError(
+                f'cannot read zip file: {e}', path=self.path) from e
+        prefix, n = self._prefix, len(self._prefix)
+        entries = {
+            info.filename[n:]: info for info in archive.infolist()
+            if info.filename.startswith(prefix) and not info.is_dir()
+            and len(info.filename) > n}
+        logger.debug('opened %s: %d entries', self.path, len(entries))
+        return archive, entries
+
+    def close(self) -> None:
+        """Close the archive; the next read opens it again."""
+        with self._lock:
+            state, self._open_zip = self._open_zip, None
+            mine = self._pid == os.getpid()
+        if state is not None and mine:
+            state[0].close()
+
+    def load(self, name: str) -> Any:
+        return self.get(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if not isinstance(name, str):
+            raise TypeError(f'keys must be str, got {type(name).__name__}')
+        archive, entries = self._archive()
+        info = entries.get(name)
+        if info is None:
+            return default
+        try:
+            data = archive.read(info)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError,
+                NotImplementedError) as e:
+            raise CorruptDataError(f'cannot read zip entry: {e}',
+                                   key=name, path=self.path) from e
+        if self.encoding is None:
+            return data
+        try:
+            return data.decode(self.encoding)
+        except UnicodeDecodeError as e:
+            raise CorruptDataError(
+                f'entry is not {self.encoding} text: {e}',
+                key=name, path=self.path) from e
+
+    def exists(self, name: str) -> bool:
+        if not isinstance(name, str):
+            raise TypeError(f'keys must be str, got {type(name).__name__}')
+        return name in self._index()
+
+    def keys(self) -> Iterable[str]:
+        return list(self._index())
+
+    def __len__(self) -> int:
+        return len(self._index())
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {'path': self.path, 'root': self.root,
+                'encoding': self.encoding, '_prefix': self._prefix,
+                'strict': self.strict}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._setup()
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}({str(self.path)!r}, root={self.root!r})'
