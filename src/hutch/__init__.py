@@ -55,12 +55,14 @@ from .stash import (
     ProtectiveStash,
     ReadOnlyDelegateStash,
     ReadOnlyStash,
+    ShelveStash,
     SortedStash,
     SqliteKeys,
     SqliteStash,
     Stash,
     UnionStash,
     ZipStash,
+    shelve,
 )
 from .util import MISSING, NotPickleable, chunks
 
@@ -90,5 +92,5 @@ __all__ = [
     'SortedStash', 'UnionStash',
     # durable stashes
     'DirectoryStash', 'IncrementKeyDirectoryStash', 'DirectoryCompositeStash',
-    'SqliteStash', 'SqliteKeys', 'ZipStash',
+    'ShelveStash', 'shelve', 'SqliteStash', 'SqliteKeys', 'ZipStash',
 ]

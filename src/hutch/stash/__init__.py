@@ -16,6 +16,7 @@ from .delegate import (
 from .directory import DirectoryStash, IncrementKeyDirectoryStash
 from .factory import CacheFactoryStash, FactoryStash, OneShotFactoryStash
 from .memory import DictionaryStash, LRUCacheStash
+from .shelve import ShelveStash, shelve
 from .sqlite import SqliteKeys, SqliteStash
 from .zip import ZipStash
 
@@ -29,5 +30,5 @@ __all__ = [
     'CacheStash', 'SortedStash', 'UnionStash',
     'DirectoryStash', 'IncrementKeyDirectoryStash',
     'DirectoryCompositeStash', 'MissingDataKeysError',
-    'SqliteStash', 'SqliteKeys', 'ZipStash',
+    'ShelveStash', 'shelve', 'SqliteStash', 'SqliteKeys', 'ZipStash',
 ]

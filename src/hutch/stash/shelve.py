@@ -1,0 +1,415 @@
+"""A stash in a ``dbm`` database, the store behind Python's :mod:`shelve`.
+
+:class:`ShelveStash` keeps its items in whichever ``dbm`` back end this
+Python has (``dbm.gnu``, ``dbm.ndbm`` or the pure-Python ``dbm.dumb``).  With
+the default pickle serializer the database is an ordinary shelf:
+:func:`shelve.open` reads what the stash wrote, and the stash reads shelves.
+
+Every back end names its files its own way (``dbm.dumb`` makes ``.dat``,
+``.dir`` and ``.bak`` files beside ``path``, ``dbm.gnu`` one file at
+``path``); :attr:`ShelveStash.real_path` is the main one and
+:meth:`ShelveStash.clear` removes them all.
+
+Two processes may use one shelf: every access holds an inter-process
+:class:`~hutch._files.FileLock` on the path (kept outside the data folder).
+"""
+
+from __future__ import annotations
+
+import dbm
+import importlib
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from .._files import FileLock
+from ..errors import CorruptDataError, PersistableError
+from ..serial import SerializerSpec, get_serializer
+from .base import CloseableStash
+
+__all__ = ['ShelveStash', 'shelve']
+
+logger = logging.getLogger(__name__)
+
+#: the files each ``dbm`` back end makes beside the path it is given, main
+#: file first (``dbm.ndbm`` makes ``.db`` or ``.pag``+``.dir``, by library)
+BACKEND_SUFFIXES: dict[str, tuple[str, ...]] = {
+    'dbm.gnu': ('',),
+    'dbm.ndbm': ('.db', '.pag', '.dir'),
+    'dbm.dumb': ('.dat', '.dir', '.bak'),
+}
+
+_DB_ERRORS: tuple[type[BaseException], ...] = (*dbm.error, OSError)
+
+# database handles inherited through fork() are never closed in the child
+# (closing commits a possibly stale index over the parent's); kept here so
+# they are never finalized either
+_inherited: list[Any] = []
+
+
+def _backend_files(path: Path, kind: str) -> list[Path]:
+    """The files of back end ``kind`` that exist for a database at ``path``."""
+    return [p for p in (Path(f'{path}{suffix}')
+                        for suffix in BACKEND_SUFFIXES.get(kind, ()))
+            if p.is_file()]
+
+
+class ShelveStash(CloseableStash):
+    """A stash in a ``dbm`` database: the original API's shelve stash.
+
+    :param path: the database, as given to :func:`dbm.open` (the back end
+        may add an extension; see :attr:`real_path`)
+    :param writeback: with ``auto_close`` off, remember every item read or
+        written and store them all again at :meth:`sync`/:meth:`close`, so
+        changes made to a loaded object in place are saved (as
+        :func:`shelve.open`'s ``writeback``); it has nothing to do when
+        ``auto_close`` is on, since each call then stands alone
+    :param auto_close: close the database after every call, so each call
+        sees what other processes wrote and they see its writes at once.
+        When off, the database stays open -- and the shelf locked against
+        other processes, which wait up to ``lock_timeout`` -- from the first
+        call until :meth:`close`: faster for a burst of work in one process
+    :param serializer: turns values into stored bytes; pickle (a plain
+        shelf) by default
+    :param lock_timeout: seconds to wait for another process's hold on the
+        shelf before :class:`~hutch.LockTimeoutError`
+
+    >>> import os, tempfile
+    >>> s = ShelveStash(os.path.join(tempfile.mkdtemp(), 'shelf'))
+    >>> s.dump('a', {'x': 1}); s.dump('b', None)
+    >>> s['a'], sorted(s.keys()), s['b'], len(s)
+    ({'x': 1}, ['a', 'b'], None, 2)
+    >>> s.real_path.exists()
+    True
+    >>> s.clear(); s.real_path.exists()
+    False
+    """
+
+    def __init__(self, path: Union[str, os.PathLike[str]],
+                 writeback: bool = True, auto_close: bool = True,
+                 serializer: SerializerSpec = None,
+                 lock_timeout: Optional[float] = 60.0) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f'path must be a str or path, got {path!r}')
+        self.path = Path(path)
+        self.writeback = bool(writeback)
+        self.auto_close = bool(auto_close)
+        self.serializer = get_serializer(serializer)
+        self.lock_timeout = lock_timeout
+        #: with auto_close, every call stands alone, so other processes can
+        #: safely write through a copy of this stash
+        self.shareable = self.auto_close
+        self._setup()
+
+    def _setup(self) -> None:
+        self._lock = threading.RLock()
+        self._flock = FileLock(self.path, timeout=self.lock_timeout)
+        self._db: Any = None          # the open database (auto_close off)
+        self._pid = -1                # the process that opened it
+        self._cache: dict[str, Any] = {}  # writeback items
+        self._dumps = self.serializer.dumps
+        self._loads = self.serializer.loads
+
+    # -- files ---------------------------------------------------------------
+
+    _extension: Optional[str] = None
+    _extension_known = False
+
+    @classmethod
+    def get_extension(cls) -> Optional[str]:
+        """The extension (without the dot) of the main file that this
+        Python's default ``dbm`` back end adds to a new database's path, or
+        ``None`` when it adds none (``dbm.gnu``).  Found once, by making a
+        database in a temporary folder."""
+        if not ShelveStash._extension_known:
+            with tempfile.TemporaryDirectory() as folder:
+                probe = Path(folder) / 'probe'
+                dbm.open(str(probe), 'c').close()
+                kind = dbm.whichdb(str(probe)) or ''
+                files = _backend_files(probe, kind)
+                ext = files[0].suffix if files and files[0] != probe else ''
+            ShelveStash._extension = ext[1:] if ext else None
+            ShelveStash._extension_known = True
+            logger.debug('dbm back end %s; extension %r', kind,
+                         ShelveStash._extension)
+        return ShelveStash._extension
+
+    def _kind(self) -> Optional[str]:
+        """The back end of the database at :attr:`path`; ``None`` if absent.
+
+        :raises PersistableError: when files are there but no back end
+            recognizes them
+        """
+        kind = dbm.whichdb(str(self.path))
+        if kind == '':
+            raise PersistableError('not a dbm database', path=self.path)
+        return kind
+
+    @property
+    def real_path(self) -> Path:
+        """The main file the ``dbm`` back end keeps the shelf in.
+
+        Back ends differ in what they add to :attr:`path` (``.dat`` for
+        ``dbm.dumb``, ``.db`` or ``.pag`` for ``dbm.ndbm``, nothing for
+        ``dbm.gnu``); this is that file for the shelf on disk, or the one a
+        new shelf would make.
+        """
+        kind = dbm.whichdb(str(self.path))
+        if kind:
+            files = _backend_files(self.path, kind)
+            if files:
+                return files[0]
+        ext = self.get_extension()
+        return self.path if ext is None else Path(f'{self.path}.{ext}')
+
+    def files(self) -> list[Path]:
+        """Every file the ``dbm`` back end made for this shelf."""
+        kind = dbm.whichdb(str(self.path))
+        return _backend_files(self.path, kind) if kind else []
+
+    # -- opening and closing -------------------------------------------------
+
+    def _open(self, flag: str) -> Any:
+        """Open the database with ``flag``: ``'r'`` (read only) or ``'w'``
+        give ``None`` when it does not exist yet; ``'c'`` makes it."""
+        try:
+            kind = self._kind()
+            if kind is None:
+                if flag != 'c':
+                    return None
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                return dbm.open(str(self.path), 'c')
+            module = importlib.import_module(kind)
+            return module.open(str(self.path), 'r' if flag == 'r' else 'w')
+        except PersistableError:
+            raise
+        except Exception as e:
+            # dbm.dumb parses its index with ast: a damaged index raises
+            # SyntaxError or ValueError, not dbm.error
+            raise PersistableError(
+                f'cannot open shelf: {e!r}', path=self.path) from e
+
+    def _close_db(self, db: Any) -> None:
+        try:
+            db.close()
+        except _DB_ERRORS as e:
+            raise PersistableError(
+                f'cannot close shelf: {e}', path=self.path) from e
+
+    @contextmanager
+    def _session(self, write: bool) -> Iterator[Any]:
+        """The open database for one call, under the locks; ``None`` for a
+        read of a shelf that does not exist yet."""
+        with self._lock:
+            if self.auto_close:
+                with self._flock:
+                    db = self._open('c' if write else 'r')
+                    if db is None:
+                        yield None
+                        return
+                    try:
+                        yield db
+                    finally:
+                        self._close_db(db)
+                return
+            if self._db is not None and self._pid != os.getpid():
+                self._forget_inherited()
+            if self._db is None:
+                # held from here until close(): the shelf is this process's
+                self._flock.acquire()
+                try:
+                    db = self._open('c' if write else 'w')
+                except BaseException:
+                    self._flock.release()
+                    raise
+                if db is None:
+                    self._flock.release()
+                    yield None
+                    return
+                self._db, self._pid = db, os.getpid()
+            yield self._db
+
+    def _forget_inherited(self) -> None:
+        """In a forked child: leave the parent's database alone and drop
+        the child's copy of the parent's lock."""
+        _inherited.append(self._db)
+        self._db = None
+        self._cache = {}
+        self._flock.release()
+
+    def sync(self) -> None:
+        """Store the writeback items again and flush the database to disk."""
+        with self._lock:
+            if self._db is None or self._pid != os.getpid():
+                return
+            self._write_back(self._db)
+            sync = getattr(self._db, 'sync', None)
+            if sync is not None:
+                try:
+                    sync()
+                except _DB_ERRORS as e:
+                    raise PersistableError(
+                        f'cannot sync shelf: {e}', path=self.path) from e
+
+    def _write_back(self, db: Any) -> None:
+        cache, self._cache = self._cache, {}
+        for name, value in cache.items():
+            self._put(db, name, value)
+
+    def close(self) -> None:
+        """Write back, close the database and let other processes in.
+
+        The stash stays usable: the next call opens the database again.
+        """
+        with self._lock:
+            db = self._db
+            if db is None:
+                return
+            if self._pid != os.getpid():
+                self._forget_inherited()
+                return
+            self._db = None
+            try:
+                self._write_back(db)
+            finally:
+                try:
+                    self._close_db(db)
+                finally:
+                    self._flock.release()
+
+    # -- the stash primitives ----------------------------------------------
+
+    def _put(self, db: Any, name: str, value: Any) -> None:
+        data = self._dumps(value)
+        try:
+            db[name.encode('utf-8')] = data
+        except _DB_ERRORS as e:
+            raise PersistableError(f'cannot store: {e}', key=name,
+                                   path=self.path) from e
+
+    def _check(self, name: object) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f'keys must be str, got {type(name).__name__}')
+
+    def load(self, name: str) -> Any:
+        return self.get(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self._check(name)
+        with self._session(write=False) as db:
+            if db is None:
+                return default
+            if name in self._cache:
+                return self._cache[name]
+            try:
+                data = db.get(name.encode('utf-8'))
+            except _DB_ERRORS as e:
+                raise PersistableError(f'cannot read: {e}', key=name,
+                                       path=self.path) from e
+            if data is None:
+                return default
+            try:
+                value = self._loads(data)
+            except Exception as e:
+                raise CorruptDataError(
+                    f'cannot deserialize the stored value: {e!r}',
+                    key=name, path=self.real_path) from e
+            if self.writeback and not self.auto_close:
+                self._cache[name] = value
+            return value
+
+    def exists(self, name: str) -> bool:
+        self._check(name)
+        with self._session(write=False) as db:
+            return db is not None and name.encode('utf-8') in db
+
+    def dump(self, name: str, inst: Any) -> None:
+        self._check(name)
+        with self._session(write=True) as db:
+            self._put(db, name, inst)
+            if self.writeback and not self.auto_close:
+                self._cache[name] = inst
+
+    def delete(self, name: Optional[str] = None) -> None:
+        """Remove ``name``; a missing key is a no-op.  With no name, as in
+        the original API, remove the whole shelf (:meth:`clear`)."""
+        if name is None:
+            self.clear()
+            return
+        self._check(name)
+        with self._session(write=True) as db:
+            self._cache.pop(name, None)
+            key = name.encode('utf-8')
+            try:
+                if key in db:
+                    del db[key]
+                else:
+                    logger.debug('delete of missing key %r', name)
+            except _DB_ERRORS as e:
+                raise PersistableError(f'cannot delete: {e}', key=name,
+                                       path=self.path) from e
+
+    def keys(self) -> list[str]:
+        with self._session(write=False) as db:
+            if db is None:
+                return []
+            return [k.decode('utf-8') for k in db.keys()]
+
+    def __len__(self) -> int:
+        with self._session(write=False) as db:
+            return 0 if db is None else len(db)
+
+    def clear(self) -> None:
+        """Remove every file the ``dbm`` back end made for this shelf."""
+        with self._lock:
+            if self._db is not None:
+                # the items are going: nothing to write back
+                self._cache = {}
+                self.close()
+            with self._flock:
+                for path in self.files():
+                    path.unlink()
+                    logger.debug('removed %s', path)
+
+    # -- pickling: by path, never by open database ----------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {'path': self.path, 'writeback': self.writeback,
+                'auto_close': self.auto_close, 'serializer': self.serializer,
+                'lock_timeout': self.lock_timeout,
+                'shareable': self.shareable}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._setup()
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}({str(self.path)!r})'
+
+
+@contextmanager
+def shelve(path: Union[str, os.PathLike[str]], writeback: bool = True,
+           auto_close: bool = True, serializer: SerializerSpec = None,
+           lock_timeout: Optional[float] = 60.0) -> Iterator[ShelveStash]:
+    """A :class:`ShelveStash` for a ``with`` block, closed when it ends.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), 'shelf')
+    >>> with shelve(path, auto_close=False) as s:
+    ...     s.dump('a', [1])
+    ...     s.load('a').append(2)   # writeback: saved when the block ends
+    >>> with shelve(path) as s:
+    ...     s['a']
+    [1, 2]
+    """
+    stash = ShelveStash(path, writeback=writeback, auto_close=auto_close,
+                        serializer=serializer, lock_timeout=lock_timeout)
+    try:
+        yield stash
+    finally:
+        stash.close()
