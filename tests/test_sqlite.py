@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import sqlite3
 import threading
@@ -229,6 +230,26 @@ def test_threads_share_a_stash(db: Path) -> None:
         th.join(timeout=60)
     assert errors == []
     assert len(stash) == 300
+    stash.close()
+
+
+def _open_fds() -> int:
+    return len(os.listdir('/proc/self/fd'))
+
+
+@pytest.mark.skipif(not os.path.isdir('/proc/self/fd'),
+                    reason='counts open files through /proc')
+def test_connections_of_finished_threads_do_not_pile_up(db: Path) -> None:
+    stash = SqliteStash(db)
+    stash.dump('main', 0)
+    before = _open_fds()
+    for i in range(30):
+        th = threading.Thread(target=stash.dump, args=(f't{i}', i))
+        th.start()
+        th.join(timeout=60)
+    # each connection holds three files (database, WAL, shared memory)
+    assert _open_fds() - before <= 6
+    assert len(stash) == 31
     stash.close()
 
 

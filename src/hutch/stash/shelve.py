@@ -22,10 +22,10 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, TypeVar, Union
 
 from .._files import FileLock
 from ..errors import CorruptDataError, PersistableError
@@ -35,6 +35,8 @@ from .base import CloseableStash
 __all__ = ['ShelveStash', 'shelve']
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar('T')
 
 #: the files each ``dbm`` back end makes beside the path it is given, main
 #: file first (``dbm.ndbm`` makes ``.db`` or ``.pag``+``.dir``, by library)
@@ -201,38 +203,42 @@ class ShelveStash(CloseableStash):
             raise PersistableError(
                 f'cannot close shelf: {e}', path=self.path) from e
 
-    @contextmanager
-    def _session(self, write: bool) -> Iterator[Any]:
-        """The open database for one call, under the locks; ``None`` for a
+    def _run(self, write: bool, op: Callable[[Any], T], absent: T) -> T:
+        """``op(db)`` on the open database, under the locks; ``absent`` for a
         read of a shelf that does not exist yet."""
         with self._lock:
             if self.auto_close:
                 with self._flock:
                     db = self._open('c' if write else 'r')
                     if db is None:
-                        yield None
-                        return
+                        return absent
                     try:
-                        yield db
+                        return op(db)
                     finally:
                         self._close_db(db)
-                return
-            if self._db is not None and self._pid != os.getpid():
-                self._forget_inherited()
-            if self._db is None:
-                # held from here until close(): the shelf is this process's
-                self._flock.acquire()
-                try:
-                    db = self._open('c' if write else 'w')
-                except BaseException:
-                    self._flock.release()
-                    raise
+            db = self._db
+            if db is None or self._pid != os.getpid():
+                db = self._hold(write)
                 if db is None:
-                    self._flock.release()
-                    yield None
-                    return
-                self._db, self._pid = db, os.getpid()
-            yield self._db
+                    return absent
+            return op(db)
+
+    def _hold(self, write: bool) -> Any:
+        """Open the database and lock the shelf until :meth:`close` (for
+        ``auto_close`` off); ``None`` for a read when there is no shelf."""
+        if self._db is not None:  # opened before a fork: not ours
+            self._forget_inherited()
+        self._flock.acquire()
+        try:
+            db = self._open('c' if write else 'w')
+        except BaseException:
+            self._flock.release()
+            raise
+        if db is None:
+            self._flock.release()
+            return None
+        self._db, self._pid = db, os.getpid()
+        return db
 
     def _forget_inherited(self) -> None:
         """In a forked child: leave the parent's database alone and drop
@@ -301,11 +307,11 @@ class ShelveStash(CloseableStash):
 
     def get(self, name: str, default: Any = None) -> Any:
         self._check(name)
-        with self._session(write=False) as db:
-            if db is None:
-                return default
-            if name in self._cache:
-                return self._cache[name]
+
+        def op(db: Any) -> Any:
+            cache = self._cache
+            if name in cache:
+                return cache[name]
             try:
                 data = db.get(name.encode('utf-8'))
             except _DB_ERRORS as e:
@@ -320,20 +326,25 @@ class ShelveStash(CloseableStash):
                     f'cannot deserialize the stored value: {e!r}',
                     key=name, path=self.real_path) from e
             if self.writeback and not self.auto_close:
-                self._cache[name] = value
+                cache[name] = value
             return value
+
+        return self._run(False, op, default)
 
     def exists(self, name: str) -> bool:
         self._check(name)
-        with self._session(write=False) as db:
-            return db is not None and name.encode('utf-8') in db
+        key = name.encode('utf-8')
+        return self._run(False, lambda db: key in db, False)
 
     def dump(self, name: str, inst: Any) -> None:
         self._check(name)
-        with self._session(write=True) as db:
+
+        def op(db: Any) -> None:
             self._put(db, name, inst)
             if self.writeback and not self.auto_close:
                 self._cache[name] = inst
+
+        self._run(True, op, None)
 
     def delete(self, name: Optional[str] = None) -> None:
         """Remove ``name``; a missing key is a no-op.  With no name, as in
@@ -342,9 +353,10 @@ class ShelveStash(CloseableStash):
             self.clear()
             return
         self._check(name)
-        with self._session(write=True) as db:
+        key = name.encode('utf-8')
+
+        def op(db: Any) -> None:
             self._cache.pop(name, None)
-            key = name.encode('utf-8')
             try:
                 if key in db:
                     del db[key]
@@ -354,15 +366,14 @@ class ShelveStash(CloseableStash):
                 raise PersistableError(f'cannot delete: {e}', key=name,
                                        path=self.path) from e
 
+        self._run(True, op, None)
+
     def keys(self) -> list[str]:
-        with self._session(write=False) as db:
-            if db is None:
-                return []
-            return [k.decode('utf-8') for k in db.keys()]
+        return self._run(
+            False, lambda db: [k.decode('utf-8') for k in db.keys()], [])
 
     def __len__(self) -> int:
-        with self._session(write=False) as db:
-            return 0 if db is None else len(db)
+        return self._run(False, len, 0)
 
     def clear(self) -> None:
         """Remove every file the ``dbm`` back end made for this shelf."""

@@ -168,7 +168,8 @@ class SqliteStash(CloseableStash):
         self._lock = threading.Lock()
         # every connection this process opened, so close() reaches all
         # threads' connections; epoch tells threads theirs was closed
-        self._conns: list[sqlite3.Connection] = []
+        self._conns: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._conns_pid = os.getpid()
         self._epoch = 0
 
     # -- connections ------------------------------------------------------
@@ -198,11 +199,7 @@ class SqliteStash(CloseableStash):
         local = self._local
         pid = os.getpid()
         with self._lock:
-            if local.conn is not None and local.pid != pid:
-                # inherited through fork: every connection of the parent is
-                # abandoned, not closed (see _inherited)
-                _inherited.extend(self._conns)
-                self._conns = []
+            self._adopt_or_prune(pid)
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(
@@ -220,7 +217,7 @@ class SqliteStash(CloseableStash):
                 raise PersistableError(
                     f'cannot set up table {self.table!r}: {e}',
                     path=self.path) from e
-            self._conns.append(conn)
+            self._conns.append((threading.current_thread(), conn))
             local.conn, local.cursor = conn, conn.cursor()
             local.pid, local.epoch = pid, self._epoch
         logger.debug('opened %s (table %s)', self.path, self.table)
@@ -232,15 +229,27 @@ class SqliteStash(CloseableStash):
         The stash stays usable: the next call opens a new connection.
         """
         with self._lock:
+            self._adopt_or_prune(os.getpid())
             conns, self._conns = self._conns, []
             self._epoch += 1
-            if self._local.pid != os.getpid():
-                # connections inherited through fork belong to the parent
-                _inherited.extend(conns)
-                conns = []
-        for conn in conns:
+        for _, conn in conns:
             conn.close()
         self._local.conn = self._local.cursor = None
+
+    def _adopt_or_prune(self, pid: int) -> None:
+        """Abandon the connections a forked child inherited (see
+        ``_inherited``); close those of threads that have ended."""
+        if self._conns_pid != pid:
+            _inherited.extend(conn for _, conn in self._conns)
+            self._conns, self._conns_pid = [], pid
+            return
+        live = []
+        for thread, conn in self._conns:
+            if thread.is_alive():
+                live.append((thread, conn))
+            else:
+                conn.close()
+        self._conns = live
 
     def _error(self, what: str, e: BaseException,
                key: Optional[str] = None) -> PersistableError:
