@@ -21,6 +21,7 @@ from hutch import (
 )
 
 from .contract import WriteContract
+from .processes import run_all
 
 
 class ClosingContract(WriteContract):
@@ -213,11 +214,7 @@ def test_two_processes_see_each_others_writes(path: Path) -> None:
     ctx = multiprocessing.get_context('fork')
     procs = [ctx.Process(target=_bump, args=(stash, w, 15))
              for w in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=120)
-    assert [p.exitcode for p in procs] == [0, 0]
+    assert run_all(procs) == [0, 0]
     assert stash.load('count') == 30
     assert sorted(stash.keys()) == sorted(
         ['count'] + [f'w{w}-{i}' for w in range(2) for i in range(15)])
@@ -228,7 +225,5 @@ def test_a_spawned_child_reads_and_writes_the_shelf(path: Path) -> None:
     stash.dump('count', 41)
     child = multiprocessing.get_context('spawn').Process(
         target=_bump, args=(stash, 9, 1))
-    child.start()
-    child.join(timeout=120)
-    assert child.exitcode == 0
+    assert run_all([child]) == [0]
     assert (stash.load('count'), stash.load('w9-0')) == (42, 0)

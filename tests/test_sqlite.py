@@ -21,6 +21,7 @@ from hutch import (
 )
 
 from .contract import WriteContract
+from .processes import run_all
 
 
 class TestSqliteStash(WriteContract):
@@ -274,9 +275,7 @@ def test_a_spawned_child_writes_what_the_parent_reads(db: Path) -> None:
     stash.dump('parent', 1)
     ctx = multiprocessing.get_context('spawn')
     child = ctx.Process(target=_write_range, args=(stash, 7, 5))
-    child.start()
-    child.join(timeout=120)
-    assert child.exitcode == 0
+    assert run_all([child]) == [0]
     assert [stash.load(f'w7-{i}') for i in range(5)] == list(range(5))
     assert stash.load('parent') == 1
 
@@ -286,9 +285,7 @@ def test_a_forked_child_opens_its_own_connection(db: Path) -> None:
     stash.dump('before', 0)  # the parent's connection is open at the fork
     ctx = multiprocessing.get_context('fork')
     child = ctx.Process(target=_write_range, args=(stash, 1, 10))
-    child.start()
-    child.join(timeout=60)
-    assert child.exitcode == 0
+    assert run_all([child]) == [0]
     assert stash.load('w1-9') == 9
     stash.dump('after', 1)
     assert len(stash) == 1 + 10 + 10 + 1
@@ -299,11 +296,7 @@ def test_concurrent_processes_lose_no_write(db: Path) -> None:
     ctx = multiprocessing.get_context('fork')
     procs = [ctx.Process(target=_write_range, args=(stash, w, 200))
              for w in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=120)
-    assert [p.exitcode for p in procs] == [0] * 4
+    assert run_all(procs) == [0] * 4
     for w in range(4):
         assert stash.load_many(f'w{w}-{i}' for i in range(200)) == \
             {f'w{w}-{i}': i for i in range(200)}
