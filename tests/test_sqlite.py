@@ -122,6 +122,22 @@ def test_keys_come_in_key_order_across_many_pages(db: Path) -> None:
     assert list(stash.keys()) == names
 
 
+def test_items_come_in_key_order_across_many_pages(db: Path) -> None:
+    stash = SqliteStash(db)
+    pairs = [(f'{i:05d}', i) for i in range(1234)]
+    stash.dump_many(reversed(pairs))
+    assert list(stash.items()) == pairs
+    assert list(stash.values()) == [v for _, v in pairs]
+
+
+def test_writing_while_iterating_keys_is_allowed(db: Path) -> None:
+    stash = SqliteStash(db)
+    stash.dump_many((f'{i:05d}', i) for i in range(1200))
+    for key in stash.keys():
+        stash.dump(key, -1)
+    assert set(stash.values()) == {-1}
+
+
 def test_a_corrupt_value_raises_corrupt_data_error_naming_key_and_path(
         db: Path) -> None:
     stash = SqliteStash(db)

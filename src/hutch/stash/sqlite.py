@@ -67,6 +67,9 @@ SQL_CLEAR = 'DELETE FROM "{table}"'
 SQL_COUNT = 'SELECT COUNT(*) FROM "{table}"'
 SQL_KEYS_FIRST = 'SELECT key FROM "{table}" ORDER BY key LIMIT ?'
 SQL_KEYS_AFTER = 'SELECT key FROM "{table}" WHERE key > ? ORDER BY key LIMIT ?'
+SQL_ITEMS_FIRST = 'SELECT key, value FROM "{table}" ORDER BY key LIMIT ?'
+SQL_ITEMS_AFTER = ('SELECT key, value FROM "{table}" WHERE key > ? '
+                   'ORDER BY key LIMIT ?')
 SQL_PRAGMAS = ('PRAGMA journal_mode = WAL', 'PRAGMA synchronous = NORMAL')
 
 _TABLE_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
@@ -162,6 +165,8 @@ class SqliteStash(CloseableStash):
         self._sql_count = sql(SQL_COUNT)
         self._sql_keys_first = sql(SQL_KEYS_FIRST)
         self._sql_keys_after = sql(SQL_KEYS_AFTER)
+        self._sql_items_first = sql(SQL_ITEMS_FIRST)
+        self._sql_items_after = sql(SQL_ITEMS_AFTER)
         self._dumps = self.serializer.dumps
         self._loads = self.serializer.loads
         self._local = _Local()
@@ -334,19 +339,41 @@ class SqliteStash(CloseableStash):
         """The keys, in key order; sized, and read a page at a time."""
         return SqliteKeys(self)
 
-    def _iter_keys(self) -> Iterator[str]:
+    def _pages(self, first: str, after: str) -> Iterator[Any]:
+        """The rows of ``first`` then ``after`` (the same query resumed
+        past a key), a page at a time in key order: no statement stays open
+        between pages, so callers may write while they iterate."""
         try:
             conn = self._connection()
-            rows = conn.execute(self._sql_keys_first, (_PAGE,)).fetchall()
+            rows = conn.execute(first, (_PAGE,)).fetchall()
             while rows:
-                for (key,) in rows:
-                    yield key
+                yield from rows
                 if len(rows) < _PAGE:
                     return
-                rows = conn.execute(
-                    self._sql_keys_after, (rows[-1][0], _PAGE)).fetchall()
+                rows = conn.execute(after, (rows[-1][0], _PAGE)).fetchall()
         except sqlite3.Error as e:
             raise self._error('list keys', e) from e
+
+    def _iter_keys(self) -> Iterator[str]:
+        for (key,) in self._pages(self._sql_keys_first, self._sql_keys_after):
+            yield key
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        """``(key, value)`` pairs in key order, read a page at a time."""
+        loads = self._loads
+        for key, data in self._pages(self._sql_items_first,
+                                     self._sql_items_after):
+            try:
+                value = loads(data)
+            except Exception as e:
+                raise CorruptDataError(
+                    f'cannot deserialize the stored value: {e!r}',
+                    key=key, path=self.path) from e
+            yield key, value
+
+    def values(self) -> Iterator[Any]:
+        """The values in key order, read a page at a time."""
+        return (value for _, value in self.items())
 
     def __len__(self) -> int:
         try:
