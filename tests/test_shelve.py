@@ -227,3 +227,26 @@ def test_a_spawned_child_reads_and_writes_the_shelf(path: Path) -> None:
         target=_bump, args=(stash, 9, 1))
     assert run_all([child]) == [0]
     assert (stash.load('count'), stash.load('w9-0')) == (42, 0)
+
+
+def _load_or_exit(stash: ShelveStash, key: str, want: int) -> None:
+    """Exit 0 when ``key`` holds ``want``, 3 when the shelf stays locked."""
+    try:
+        got = stash.load(key)
+    except LockTimeoutError:
+        raise SystemExit(3) from None
+    raise SystemExit(0 if got == want else 1)
+
+
+def test_a_forked_child_waits_for_the_parents_hold_like_anyone(
+        path: Path) -> None:
+    stash = ShelveStash(path, auto_close=False, lock_timeout=0.2)
+    stash.dump('a', 1)  # the parent now holds the shelf
+    fork = multiprocessing.get_context('fork')
+    assert run_all([fork.Process(target=_load_or_exit,
+                                 args=(stash, 'a', 1))]) == [3]
+    stash.close()
+    assert run_all([fork.Process(target=_load_or_exit,
+                                 args=(stash, 'a', 1))]) == [0]
+    assert stash.load('a') == 1
+    stash.close()

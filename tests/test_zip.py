@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import pickle
 import zipfile
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from hutch import CorruptDataError, PersistableError, ReadOnlyError, ZipStash
 
 from .contract import BaseReadContract
+from .processes import run_all
 
 
 def make_zip(path: Path, entries: dict[str, Any]) -> Path:
@@ -178,3 +180,20 @@ def test_pickles_by_path(archive: Path) -> None:
     copy = pickle.loads(pickle.dumps(stash))
     assert copy.load('deeper/b.txt') == 'b'
     assert (copy.path, copy.root, copy.encoding) == (archive, 'data', 'utf-8')
+
+
+def _read_all(stash: ZipStash) -> None:
+    want = {'top.txt': b'top', 'data/a.txt': b'a', 'data/deeper/b.txt': b'b'}
+    for _ in range(20):
+        if dict(stash.items()) != want:
+            raise SystemExit(1)
+
+
+def test_forked_children_read_beside_the_parent(archive: Path) -> None:
+    stash = ZipStash(archive)
+    assert stash.load('top.txt') == b'top'  # the parent's handle is open
+    fork = multiprocessing.get_context('fork')
+    procs = [fork.Process(target=_read_all, args=(stash,)) for _ in range(3)]
+    assert run_all(procs) == [0, 0, 0]
+    _read_all(stash)
+    stash.close()
