@@ -36,17 +36,6 @@ class Holder(Deallocatable):
         self.plain = 'text'
 
 
-@pytest.fixture
-def tracking() -> Iterator[None]:
-    """Allocation tracking on for the test, and a clean registry."""
-    saved = Deallocatable.ALLOCATION_TRACKING
-    Deallocatable._ALLOCATIONS.clear()
-    Deallocatable.ALLOCATION_TRACKING = True
-    yield
-    Deallocatable.ALLOCATION_TRACKING = saved
-    Deallocatable._ALLOCATIONS.clear()
-
-
 @pytest.fixture(autouse=True)
 def _registry_untouched_by_others() -> Iterator[None]:
     Deallocatable._ALLOCATIONS.clear()

@@ -11,7 +11,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,16 +67,6 @@ def make_work(path: str | Path, counter: Counter, owner: object = None,
 def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-@pytest.fixture
-def tracking() -> Iterator[None]:
-    saved = Deallocatable.ALLOCATION_TRACKING
-    Deallocatable._ALLOCATIONS.clear()
-    Deallocatable.ALLOCATION_TRACKING = True
-    yield
-    Deallocatable.ALLOCATION_TRACKING = saved
-    Deallocatable._ALLOCATIONS.clear()
 
 
 # -- lookup order -------------------------------------------------------------

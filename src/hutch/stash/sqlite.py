@@ -263,21 +263,7 @@ class SqliteStash(CloseableStash):
     # -- the stash primitives ----------------------------------------------
 
     def load(self, name: str) -> Any:
-        if not isinstance(name, str):
-            raise TypeError(f'keys must be str, got {type(name).__name__}')
-        try:
-            row = self._cursor().execute(
-                self._sql_select, (name,)).fetchone()
-        except sqlite3.Error as e:
-            raise self._error('load', e, name) from e
-        if row is None:
-            return None
-        try:
-            return self._loads(row[0])
-        except Exception as e:
-            raise CorruptDataError(
-                f'cannot deserialize the stored value: {e!r}',
-                key=name, path=self.path) from e
+        return self.get(name)
 
     def get(self, name: str, default: Any = None) -> Any:
         if not isinstance(name, str):
