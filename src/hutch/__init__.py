@@ -22,6 +22,14 @@ from .errors import (
     PersistableError,
     ReadOnlyError,
 )
+from .multi import (
+    ItemFailure,
+    MultiProcessDefaultStash,
+    MultiProcessFactoryStash,
+    MultiProcessStash,
+    ProcessingError,
+    WorkerDiedError,
+)
 from .persisted import PersistedWork, persisted
 from .serial import (
     BytesSerializer,
@@ -72,7 +80,8 @@ __all__ = [
     '__version__',
     # errors
     'PersistableError', 'CorruptDataError', 'ReadOnlyError',
-    'LockTimeoutError', 'MissingDataKeysError',
+    'LockTimeoutError', 'MissingDataKeysError', 'ProcessingError',
+    'WorkerDiedError',
     # method-level persistence
     'PersistedWork', 'persisted', 'PersistableContainer', 'resource',
     'Deallocatable', 'dealloc', 'dealloc_recursive',
@@ -93,4 +102,7 @@ __all__ = [
     # durable stashes
     'DirectoryStash', 'IncrementKeyDirectoryStash', 'DirectoryCompositeStash',
     'ShelveStash', 'shelve', 'SqliteStash', 'SqliteKeys', 'ZipStash',
+    # parallel item creation
+    'MultiProcessStash', 'MultiProcessDefaultStash', 'MultiProcessFactoryStash',
+    'ItemFailure',
 ]

@@ -1,0 +1,352 @@
+"""Stashes whose items are made in parallel: the ``MultiProcessStash`` family.
+
+A :class:`MultiProcessStash` fills its delegate on the first read
+(:meth:`~MultiProcessStash.prime`): the parent lists the work
+(:meth:`~MultiProcessStash._create_data`), splits it into chunks, and the
+workers turn each chunk into ``(key, value)`` pairs
+(:meth:`~MultiProcessStash._process`).  The stash itself is pickled to the
+workers, so it works under every start method; nothing relies on ``fork``.
+
+Where results go depends on the delegate:
+
+* a *shareable* delegate (one whose data other processes reach by
+  unpickling it: a folder, a database file) is written by the workers
+  directly; the parent never holds the values;
+* any other delegate (say a :class:`~hutch.DictionaryStash`) gets the
+  values streamed back chunk by chunk and dumped by the parent.
+
+A failing item does not lose finished work: everything that succeeded is
+stored, then :class:`~hutch.multi.errors.ProcessingError` names the failing
+keys with the workers' tracebacks.  With ``store_failures=True`` an
+:class:`~hutch.multi.errors.ItemFailure` is stored under each failing key
+instead, and :meth:`~MultiProcessStash.redo_failed` makes those items again.
+
+>>> from hutch import DictionaryStash
+>>> class Squares(MultiProcessDefaultStash):
+...     def _create_data(self):
+...         return range(6)
+...     def _process(self, chunk):
+...         for n in chunk:
+...             yield str(n), n * n
+>>> s = Squares(DictionaryStash(), chunk_size=2, backend='serial')
+>>> s['5'], len(s)
+(25, 6)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import threading
+from abc import abstractmethod
+from collections.abc import Iterable, Sequence
+from typing import Any, Optional
+
+from ..errors import PersistableError
+from ..stash.base import Stash
+from ..stash.delegate import PrimablePreemptiveStash
+from ..util import chunks as split
+from .backends import Backend, ChunksLost, make_backend
+from .errors import ItemFailure, ProcessingError, WorkerDiedError
+from .workers import (
+    ChunkResult,
+    Workers,
+    check_chunk_size,
+    check_workers,
+    resolve_chunk_size,
+    resolve_workers,
+)
+
+__all__ = ['MultiProcessStash', 'MultiProcessDefaultStash',
+           'MultiProcessFactoryStash']
+
+logger = logging.getLogger(__name__)
+
+_START_METHODS = (None, 'fork', 'spawn', 'forkserver')
+
+
+def _tqdm() -> Any:
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm
+
+
+class MultiProcessStash(PrimablePreemptiveStash):
+    """Fills its delegate in parallel, once, before the first read.
+
+    Subclasses implement :meth:`_create_data` and :meth:`_process` and must
+    be picklable (define them at module level).
+
+    :param delegate: where the items are kept
+    :param chunk_size: items per chunk; ``0`` splits the items evenly over
+        the workers
+    :param workers: a positive count; ``0`` for every core; a negative
+        number for every core but that many (at least one); a float in
+        (0, 1] for that fraction of the cores
+    :param backend: ``'process'`` (default), ``'thread'``, ``'serial'``, a
+        :class:`concurrent.futures.Executor`, a ``distributed.Client`` or a
+        Dask scheduler address (see :mod:`hutch.multi.backends`)
+    :param start_method: ``'fork'``, ``'spawn'`` or ``'forkserver'`` for the
+        process back end; ``None`` for the platform default
+    :param store_failures: store an
+        :class:`~hutch.multi.errors.ItemFailure` under each failing key
+        instead of raising
+    :param progress: show a tqdm bar over chunks; ``None`` shows one when
+        standard error is a terminal and tqdm is installed
+    :param timeout: seconds to wait for the next chunk to finish before
+        the run fails (``None``: wait as long as it takes)
+    """
+
+    def __init__(self, delegate: Stash, chunk_size: int, workers: Workers,
+                 backend: Any = 'process', *,
+                 start_method: Optional[str] = None,
+                 store_failures: bool = False,
+                 progress: Optional[bool] = None,
+                 timeout: Optional[float] = None) -> None:
+        super().__init__(delegate)
+        check_chunk_size(chunk_size)
+        check_workers(workers)
+        if start_method not in _START_METHODS:
+            raise ValueError(f'start_method must be one of {_START_METHODS}, '
+                             f'got {start_method!r}')
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f'timeout must be positive, got {timeout!r}')
+        if progress and _tqdm() is None:
+            raise PersistableError(
+                'progress=True needs tqdm: pip install "hutch[progress]"')
+        # validate the back end now; it is built afresh for every run
+        make_backend(backend, 1, start_method)
+        self.chunk_size = chunk_size
+        self.workers = workers
+        self.backend = backend
+        self.start_method = start_method
+        self.store_failures = store_failures
+        self.progress = progress
+        self.timeout = timeout
+        self._primed = False
+        self._prime_lock = threading.RLock()
+
+    # -- what subclasses write -------------------------------------------
+
+    @abstractmethod
+    def _create_data(self) -> Iterable[Any]:
+        """The work items; runs in the parent.  Items must be picklable."""
+
+    @abstractmethod
+    def _process(self, chunk: Sequence[Any]) -> Iterable[tuple[str, Any]]:
+        """Make the ``(key, value)`` pairs of ``chunk``; runs in a worker."""
+
+    def _item_key(self, item: Any) -> str:
+        """The key ``item`` is stored under, to name it when it fails.
+
+        The default is the item itself when it is a string, else its
+        ``str``; override it when items are not keys.
+        """
+        return item if isinstance(item, str) else str(item)
+
+    # -- running ---------------------------------------------------------
+
+    def _worker_copy(self, direct: bool) -> MultiProcessStash:
+        """The stash as it goes to workers: a streaming run leaves the
+        delegate (and whatever it holds) behind."""
+        copy = object.__new__(type(self))
+        state = self.__getstate__()
+        state['_primed'] = True
+        if not direct:
+            state['delegate'] = None
+        copy.__setstate__(state)
+        return copy
+
+    def _show_progress(self) -> bool:
+        if self.progress is None:
+            return _tqdm() is not None and sys.stderr.isatty()
+        return self.progress
+
+    def _run(self, items: Sequence[Any]) -> int:
+        """Make and store ``items``; the number stored.
+
+        :raises ProcessingError: after storing everything else, when items
+            failed (unless failures are stored)
+        :raises WorkerDiedError: when a worker died; finished chunks stay
+        """
+        if not items:
+            return 0
+        workers = resolve_workers(self.workers)
+        backend: Backend = make_backend(self.backend, workers,
+                                        self.start_method)
+        direct = self.delegate.shareable and not backend.in_process
+        size = resolve_chunk_size(
+            self.chunk_size, len(items),
+            backend.slots() if self.chunk_size == 0 else workers)
+        chunks = list(split(items, size))
+        logger.info('%s: %d items in %d chunks of %d on %s (%s)',
+                    type(self).__name__, len(items), len(chunks), size,
+                    type(backend).__name__,
+                    'workers store' if direct else 'streamed back')
+        finished: set[int] = set()
+        failures: list[ItemFailure] = []
+        stored = 0
+        bar = None
+        if self._show_progress():
+            bar = _tqdm()(total=len(chunks), unit='chunk',
+                          desc=type(self).__name__, file=sys.stderr)
+        results = backend.run(self, chunks, direct, self.timeout)
+        try:
+            with contextlib.closing(results):  # type: ignore[type-var]
+                for result in results:
+                    stored += self._store(result, direct)
+                    failures.extend(result.failures)
+                    finished.add(result.index)
+                    if bar is not None:
+                        bar.update(1)
+        except ChunksLost as e:
+            lost = [ItemFailure(self._item_key(item), str(e), '')
+                    for i, chunk in enumerate(chunks) if i not in finished
+                    for item in chunk]
+            raise WorkerDiedError(lost, str(e)) from e
+        finally:
+            if bar is not None:
+                bar.close()
+        if failures and not self.store_failures:
+            raise ProcessingError(failures, f'{type(self).__name__}')
+        return stored
+
+    def _store(self, result: ChunkResult, direct: bool) -> int:
+        """Keep one chunk's results (workers already did when ``direct``)."""
+        if direct:
+            return result.stored
+        dump = self.delegate.dump
+        for key, value in result.pairs:
+            dump(key, value)
+        if self.store_failures:
+            for failure in result.failures:
+                dump(failure.key, failure)
+        return len(result.pairs)
+
+    def _prime_work(self) -> None:
+        """Fill the delegate if it has no data (run once per prime)."""
+        if not self.has_data:
+            self._run(list(self._create_data()))
+
+    def prime(self) -> None:
+        """Make the items, unless the delegate has data; repeatable.
+
+        :raises ProcessingError: when items failed (everything else is
+            stored); the next read primes again
+        """
+        if self._primed:
+            return
+        with self._prime_lock:
+            if self._primed:
+                return
+            super().prime()
+            try:
+                self._prime_work()
+            finally:
+                self._reset_has_data()
+            self._primed = True
+
+    # -- failures --------------------------------------------------------
+
+    def failed_keys(self) -> list[str]:
+        """The keys holding an :class:`~hutch.multi.errors.ItemFailure`.
+
+        Reads every stored value: meant for after a run, not a hot path.
+        """
+        self.prime()
+        delegate = self.delegate
+        return [k for k in list(delegate.keys())
+                if isinstance(delegate.load(k), ItemFailure)]
+
+    def redo_failed(self, keys: Optional[Iterable[str]] = None) -> int:
+        """Make the failed items again; the number now stored.
+
+        :param keys: the keys to redo, e.g. ``ProcessingError.keys``; by
+            default those with a stored failure record
+        """
+        wanted = set(self.failed_keys() if keys is None else keys)
+        if not wanted:
+            return 0
+        items = [i for i in self._create_data()
+                 if self._item_key(i) in wanted]
+        for item in items:
+            self.delegate.delete(self._item_key(item))
+        try:
+            return self._run(items)
+        finally:
+            self._reset_has_data()
+
+    # -- housekeeping ----------------------------------------------------
+
+    def clear(self) -> None:
+        with self._prime_lock:
+            super().clear()
+            self._primed = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state['_prime_lock']
+        if not isinstance(state['backend'], str):
+            # executors and clients stay in this process
+            state['backend'] = 'serial'
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._prime_lock = threading.RLock()
+
+
+class MultiProcessDefaultStash(MultiProcessStash):
+    """A :class:`MultiProcessStash` that defaults to an even split over one
+    worker (``chunk_size=0``, ``workers=1``)."""
+
+    def __init__(self, delegate: Stash, chunk_size: int = 0,
+                 workers: Workers = 1, backend: Any = 'process',
+                 **kwargs: Any) -> None:
+        super().__init__(delegate, chunk_size, workers, backend, **kwargs)
+
+
+class MultiProcessFactoryStash(MultiProcessDefaultStash):
+    """Makes every key of :attr:`factory` in parallel, resumably.
+
+    :meth:`prime` computes only the keys the delegate lacks, so a run that
+    was interrupted or failed part way is completed, not skipped or redone.
+    Items are the factory's keys; each worker loads its keys from its copy
+    of the factory, which must therefore be picklable.
+
+    :param factory: the stash whose :meth:`~hutch.Stash.load` makes items
+
+    >>> from hutch import DictionaryStash, ReadOnlyStash
+    >>> class Cubes(ReadOnlyStash):
+    ...     def load(self, name): return int(name) ** 3
+    ...     def keys(self): return [str(i) for i in range(5)]
+    >>> done = DictionaryStash({'0': 0, '1': 1})      # a half-built run
+    >>> s = MultiProcessFactoryStash(done, Cubes(), backend='serial')
+    >>> s['4'], sorted(done.keys())
+    (64, ['0', '1', '2', '3', '4'])
+    """
+
+    def __init__(self, delegate: Stash, factory: Stash, chunk_size: int = 0,
+                 workers: Workers = 1, backend: Any = 'process',
+                 **kwargs: Any) -> None:
+        if not isinstance(factory, Stash):
+            raise TypeError(
+                f'factory must be a Stash, got {type(factory).__name__}')
+        super().__init__(delegate, chunk_size, workers, backend, **kwargs)
+        self.factory = factory
+
+    def _create_data(self) -> Iterable[str]:
+        return self.factory.keys()
+
+    def _process(self, chunk: Sequence[Any]) -> Iterable[tuple[str, Any]]:
+        load = self.factory.load
+        for key in chunk:
+            yield key, load(key)
+
+    def _prime_work(self) -> None:
+        exists = self.delegate.exists
+        missing = [k for k in self._create_data() if not exists(k)]
+        self._run(missing)
