@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
-import os
 import pickle
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path

@@ -257,7 +257,8 @@ class DaskBackend(Backend):
     def slots(self) -> int:
         if isinstance(self.client, str):
             return 1
-        return max(1, sum(self.client.nthreads().values()))
+        threads: int = sum(self.client.nthreads().values())
+        return max(1, threads)
 
     def run(self, stash: MultiProcessStash, chunks: Chunks, direct: bool,
             timeout: Optional[float]) -> Iterator[ChunkResult]:

@@ -36,6 +36,7 @@ instead, and :meth:`~MultiProcessStash.redo_failed` makes those items again.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import sys
 import threading
@@ -67,11 +68,12 @@ _START_METHODS = (None, 'fork', 'spawn', 'forkserver')
 
 
 def _tqdm() -> Any:
+    """tqdm's bar class, or ``None`` without the ``progress`` extra."""
     try:
-        from tqdm import tqdm
+        module = importlib.import_module('tqdm')
     except ImportError:
         return None
-    return tqdm
+    return module.tqdm
 
 
 class MultiProcessStash(PrimablePreemptiveStash):

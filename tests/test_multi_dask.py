@@ -1,0 +1,62 @@
+"""MultiProcessStash on a real Dask cluster of worker processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import dask
+import pytest
+from distributed import Client, LocalCluster
+
+from hutch import DictionaryStash, WorkerDiedError
+
+from .multi_behaviour import BackendBehaviour, Mode
+from .multi_stashes import Squares
+
+
+@pytest.fixture(scope='module')
+def cluster() -> Iterator[LocalCluster]:
+    # a task whose worker dies is not retried, so a deadly item fails fast
+    with dask.config.set({'distributed.scheduler.allowed-failures': 0}), \
+            LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                         dashboard_address=None) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope='module')
+def client(cluster: LocalCluster) -> Iterator[Client]:
+    with Client(cluster) as client:
+        yield client
+
+
+class TestDaskClient(BackendBehaviour):
+    @pytest.fixture
+    def mode(self, client: Client) -> Mode:
+        return Mode({'backend': client})
+
+
+def test_a_scheduler_address_connects_for_the_run(
+        cluster: LocalCluster) -> None:
+    delegate = DictionaryStash()
+    Squares(delegate, 5, chunk_size=2, backend=cluster.scheduler_address
+            ).prime()
+    assert dict(delegate.data) == {str(i): i * i for i in range(5)}
+
+
+def test_chunk_size_zero_splits_over_the_cluster_threads(
+        client: Client) -> None:
+    from .multi_stashes import ChunkLengths
+    delegate = DictionaryStash()
+    ChunkLengths(delegate, 6, backend=client).prime()
+    assert sorted(delegate.data.values()) == [3] * 6
+
+
+# last in the module: the nanny restarts the dead worker in the background
+def test_a_dask_worker_that_dies_is_an_error(client: Client) -> None:
+    kwargs: dict[str, Any] = {'backend': client, 'chunk_size': 1}
+    delegate = DictionaryStash()
+    with pytest.raises(WorkerDiedError) as info:
+        Squares(delegate, 3, deadly={1}, **kwargs).prime()
+    assert '1' in info.value.keys
+    assert '1' not in delegate.keys()
