@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -163,3 +164,35 @@ class ChunkLengths(MultiProcessDefaultStash):
     def _process(self, chunk: Sequence[int]) -> Iterable[tuple[str, Any]]:
         for i in chunk:
             yield str(i), len(chunk)
+
+
+class Unpicklable(MultiProcessDefaultStash):
+    """Items ``0..n-1``; the ``bad`` ones have a value that can't be pickled
+    (so it can't come back from a worker process)."""
+
+    def __init__(self, delegate: Stash, n: int, bad: Iterable[int] = (),
+                 **kwargs: Any) -> None:
+        super().__init__(delegate, **kwargs)
+        self.n = n
+        self.bad = frozenset(bad)
+
+    def _create_data(self) -> Iterable[int]:
+        return range(self.n)
+
+    def _process(self, chunk: Sequence[int]) -> Iterable[tuple[str, Any]]:
+        for i in chunk:
+            yield str(i), (threading.Lock() if i in self.bad else i)
+
+
+class Homesick(Squares):
+    """A :class:`Squares` that refuses to be unpickled outside the process
+    that made it, as when a worker lacks a module the stash needs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.home = os.getpid()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if state['home'] != os.getpid():
+            raise RuntimeError('cannot be loaded away from home')
+        super().__setstate__(state)

@@ -22,7 +22,14 @@ from hutch import (
 )
 
 from .multi_behaviour import BackendBehaviour, Mode
-from .multi_stashes import ChunkLengths, CubeFactory, FileStash, Squares
+from .multi_stashes import (
+    ChunkLengths,
+    CubeFactory,
+    FileStash,
+    Homesick,
+    Squares,
+    Unpicklable,
+)
 
 START_METHODS = ['fork', 'spawn', 'forkserver']
 
@@ -213,3 +220,23 @@ def test_no_progress_bar_when_output_is_not_a_terminal(
     assert capsys.readouterr().err == ''
 
 
+
+
+def test_a_chunk_whose_result_cannot_come_back_fails_alone() -> None:
+    delegate = DictionaryStash()
+    stash = Unpicklable(delegate, 6, bad={4}, chunk_size=2, workers=2,
+                        start_method='fork')
+    with pytest.raises(ProcessingError) as info:
+        stash.prime()
+    assert sorted(info.value.keys) == ['4', '5']
+    assert 'pickle' in info.value.failures[0].traceback
+    assert sorted(delegate.keys()) == ['0', '1', '2', '3']
+
+
+def test_a_worker_that_cannot_load_the_stash_fails_every_item() -> None:
+    stash = Homesick(DictionaryStash(), 3, chunk_size=2, start_method='spawn')
+    with pytest.raises(ProcessingError) as info:
+        stash.prime()
+    assert sorted(info.value.keys) == ['0', '1', '2']
+    assert 'cannot be loaded away from home' in \
+        info.value.failures[0].traceback

@@ -30,6 +30,7 @@ import logging
 import multiprocessing
 import pickle
 import sys
+import traceback
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -112,29 +113,42 @@ class SerialBackend(Backend):
 def _drive(submit: Callable[[int, Sequence[Any]], Any],
            wait: Callable[[set[Any], Optional[float]], set[Any]],
            cancel: Callable[[set[Any]], None],
-           chunks: Chunks, window: int,
-           timeout: Optional[float]) -> Iterator[ChunkResult]:
-    """Keep ``window`` chunks in flight; yield results as they finish."""
-    pending: set[Any] = set()
+           chunks: Chunks, window: int, timeout: Optional[float],
+           deaths: tuple[type[BaseException], ...]) -> Iterator[ChunkResult]:
+    """Keep ``window`` chunks in flight; yield results as they finish.
+
+    :param deaths: the errors a future raises when its worker died; they
+        end the run with :class:`ChunksLost`.  Any other error (say, a
+        result that cannot be pickled) fails only its own chunk.
+    """
+    pending: dict[Any, int] = {}
     todo = iter(enumerate(chunks))
     try:
         while True:
             for index, chunk in todo:
-                pending.add(submit(index, chunk))
+                pending[submit(index, chunk)] = index
                 if len(pending) >= window:
                     break
             if not pending:
                 return
-            done = wait(pending, timeout)
+            done = wait(set(pending), timeout)
             if not done:
                 raise ChunksLost(
                     f'no chunk finished within the timeout of {timeout} s')
-            pending -= done
             for future in done:
-                yield future.result()
+                index = pending.pop(future)
+                try:
+                    result = future.result()
+                except deaths as e:
+                    raise ChunksLost(f'a worker died: {e}') from e
+                except Exception as e:
+                    text = ''.join(traceback.format_exception(
+                        type(e), e, e.__traceback__))
+                    result = ChunkResult(index, error=text)
+                yield result
     finally:
         if pending:
-            cancel(pending)
+            cancel(set(pending))
 
 
 class ExecutorBackend(Backend):
@@ -178,10 +192,9 @@ class ExecutorBackend(Backend):
         clean = False
         try:
             yield from _drive(submit, self._wait, self._cancel, chunks,
-                              _WINDOW * self.slots(), timeout)
+                              _WINDOW * self.slots(), timeout,
+                              (cf.BrokenExecutor,))
             clean = True
-        except cf.BrokenExecutor as e:
-            raise ChunksLost(f'a worker process died: {e}') from e
         finally:
             if self.owned:
                 self._shutdown(clean)
@@ -288,9 +301,8 @@ class DaskBackend(Backend):
 
             try:
                 yield from _drive(submit, wait, cancel, chunks,
-                                  _WINDOW * slots, timeout)
-            except dist.KilledWorker as e:
-                raise ChunksLost(f'a Dask worker died: {e}') from e
+                                  _WINDOW * slots, timeout,
+                                  (dist.KilledWorker,))
             finally:
                 client.cancel([shared])
         finally:

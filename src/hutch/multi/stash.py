@@ -199,6 +199,9 @@ class MultiProcessStash(PrimablePreemptiveStash):
         try:
             with contextlib.closing(results):  # type: ignore[type-var]
                 for result in results:
+                    if result.error:
+                        result.failures = self._chunk_failures(
+                            chunks[result.index], result.error, direct)
                     stored += self._store(result, direct)
                     failures.extend(result.failures)
                     finished.add(result.index)
@@ -216,11 +219,22 @@ class MultiProcessStash(PrimablePreemptiveStash):
             raise ProcessingError(failures, f'{type(self).__name__}')
         return stored
 
-    def _store(self, result: ChunkResult, direct: bool) -> int:
-        """Keep one chunk's results (workers already did when ``direct``)."""
+    def _chunk_failures(self, chunk: Sequence[Any], error: str,
+                        direct: bool) -> list[ItemFailure]:
+        """A failure per item of a chunk lost as a whole (minus the items
+        a worker stored before the loss, when workers store)."""
+        last = error.strip().splitlines()[-1] if error.strip() else error
+        keys = [self._item_key(item) for item in chunk]
         if direct:
-            return result.stored
+            keys = [k for k in keys if not self.delegate.exists(k)]
+        return [ItemFailure(k, last, error) for k in keys]
+
+    def _store(self, result: ChunkResult, direct: bool) -> int:
+        """Keep one chunk's results (workers already did when ``direct``,
+        except for failure records of a chunk lost on the way back)."""
         dump = self.delegate.dump
+        if direct and not result.error:
+            return result.stored
         for key, value in result.pairs:
             dump(key, value)
         if self.store_failures:

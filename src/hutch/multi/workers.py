@@ -118,12 +118,15 @@ class ChunkResult:
     :param pairs: ``(key, value)`` pairs for the parent to store (streaming
         mode)
     :param failures: the items that raised
+    :param error: the traceback text when the whole chunk was lost on the
+        way (its result could not be sent back, say); set by the back end
     """
 
     index: int
     stored: int = 0
     pairs: list[tuple[str, Any]] = field(default_factory=list)
     failures: list[ItemFailure] = field(default_factory=list)
+    error: str = ''
 
 
 def _failure(key: str, exc: BaseException) -> ItemFailure:
