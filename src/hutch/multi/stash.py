@@ -363,6 +363,6 @@ class MultiProcessFactoryStash(MultiProcessDefaultStash):
             yield key, load(key)
 
     def _prime_work(self) -> None:
-        exists = self.delegate.exists
-        missing = [k for k in self._create_data() if not exists(k)]
-        self._run(missing)
+        # one listing of the delegate, not an existence check per key
+        have = set(self.delegate.keys())
+        self._run([k for k in self._create_data() if k not in have])
