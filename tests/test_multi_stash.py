@@ -240,3 +240,14 @@ def test_a_worker_that_cannot_load_the_stash_fails_every_item() -> None:
     assert sorted(info.value.keys) == ['0', '1', '2']
     assert 'cannot be loaded away from home' in \
         info.value.failures[0].traceback
+
+
+def test_an_executor_broken_by_an_earlier_run_is_an_error() -> None:
+    ctx = multiprocessing.get_context('fork')
+    with cf.ProcessPoolExecutor(1, mp_context=ctx) as executor:
+        with pytest.raises(WorkerDiedError):
+            Squares(DictionaryStash(), 2, deadly={0},
+                    backend=executor).prime()
+        with pytest.raises(WorkerDiedError, match='broken') as info:
+            Squares(DictionaryStash(), 2, backend=executor).prime()
+    assert info.value.keys == ['0', '1']

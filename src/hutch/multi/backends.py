@@ -195,6 +195,9 @@ class ExecutorBackend(Backend):
                               _WINDOW * self.slots(), timeout,
                               (cf.BrokenExecutor,))
             clean = True
+        except cf.BrokenExecutor as e:
+            # a pool broken before this run refuses new chunks outright
+            raise ChunksLost(f'the executor is broken: {e}') from e
         finally:
             if self.owned:
                 self._shutdown(clean)
