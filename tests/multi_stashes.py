@@ -78,19 +78,21 @@ class Squares(MultiProcessDefaultStash):
     """Items ``0..n-1``; key ``str(i)`` holds ``i * i``.
 
     ``bad`` items raise ``ValueError``; a ``deadly`` item kills its worker
-    process (``os._exit`` or ``SIGKILL``); a ``slow`` item sleeps for a
-    minute.
+    process (``os._exit`` or ``SIGKILL``); a ``slow`` item sleeps for
+    ``slow_seconds``.
     """
 
     def __init__(self, delegate: Stash, n: int, *, bad: Iterable[int] = (),
                  deadly: Iterable[int] = (), kill_signal: bool = False,
-                 slow: Iterable[int] = (), **kwargs: Any) -> None:
+                 slow: Iterable[int] = (), slow_seconds: float = 60.0,
+                 **kwargs: Any) -> None:
         super().__init__(delegate, **kwargs)
         self.n = n
         self.bad = frozenset(bad)
         self.deadly = frozenset(deadly)
         self.kill_signal = kill_signal
         self.slow = frozenset(slow)
+        self.slow_seconds = slow_seconds
 
     def _create_data(self) -> Iterable[int]:
         return range(self.n)
@@ -104,7 +106,7 @@ class Squares(MultiProcessDefaultStash):
                     os.kill(os.getpid(), signal.SIGKILL)
                 os._exit(3)
             if i in self.slow:
-                time.sleep(60)
+                time.sleep(self.slow_seconds)
             yield str(i), i * i
 
 

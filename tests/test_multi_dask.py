@@ -52,6 +52,15 @@ def test_chunk_size_zero_splits_over_the_cluster_threads(
     assert sorted(delegate.data.values()) == [3] * 6
 
 
+def test_a_silent_cluster_ends_the_run_after_the_timeout(
+        client: Client) -> None:
+    stash = Squares(DictionaryStash(), 2, slow={0}, slow_seconds=3.0,
+                    chunk_size=1, backend=client, timeout=0.5)
+    with pytest.raises(WorkerDiedError, match='timeout') as info:
+        stash.prime()
+    assert '0' in info.value.keys
+
+
 # last in the module: the nanny restarts the dead worker in the background
 def test_a_dask_worker_that_dies_is_an_error(client: Client) -> None:
     kwargs: dict[str, Any] = {'backend': client, 'chunk_size': 1}
