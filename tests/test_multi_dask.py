@@ -12,7 +12,7 @@ from distributed import Client, LocalCluster
 from hutch import DictionaryStash, WorkerDiedError
 
 from .multi_behaviour import BackendBehaviour, Mode
-from .multi_stashes import Squares
+from .multi_stashes import ChunkLengths, Squares
 
 
 @pytest.fixture(scope='module')
@@ -44,9 +44,15 @@ def test_a_scheduler_address_connects_for_the_run(
     assert dict(delegate.data) == {str(i): i * i for i in range(5)}
 
 
+def test_a_scheduler_address_splits_over_the_cluster_threads(
+        cluster: LocalCluster) -> None:
+    delegate = DictionaryStash()
+    ChunkLengths(delegate, 6, backend=cluster.scheduler_address).prime()
+    assert sorted(delegate.data.values()) == [3] * 6
+
+
 def test_chunk_size_zero_splits_over_the_cluster_threads(
         client: Client) -> None:
-    from .multi_stashes import ChunkLengths
     delegate = DictionaryStash()
     ChunkLengths(delegate, 6, backend=client).prime()
     assert sorted(delegate.data.values()) == [3] * 6

@@ -269,22 +269,27 @@ class DaskBackend(Backend):
 
     def __init__(self, client: Any) -> None:
         self.client = client
+        self._opened: Any = None  # the client this back end connected
+
+    def _client(self) -> Any:
+        if not isinstance(self.client, str):
+            return self.client
+        if self._opened is None:
+            self._opened = _distributed().Client(self.client)
+        return self._opened
 
     def slots(self) -> int:
-        if isinstance(self.client, str):
-            return 1
-        threads: int = sum(self.client.nthreads().values())
+        threads: int = sum(self._client().nthreads().values())
         return max(1, threads)
 
     def run(self, stash: MultiProcessStash, chunks: Chunks, direct: bool,
             timeout: Optional[float]) -> Iterator[ChunkResult]:
         dist = _distributed()
-        own = isinstance(self.client, str)
-        client = dist.Client(self.client) if own else self.client
+        client = self._client()
         try:
             token, payload = uuid.uuid4().hex, _payload(stash, direct)
             [shared] = client.scatter([payload], broadcast=True, hash=False)
-            slots = max(1, sum(client.nthreads().values()))
+            slots = self.slots()
 
             def submit(i: int, chunk: Sequence[Any]) -> Any:
                 return client.submit(run_pickled_chunk, token, shared, i,
@@ -309,8 +314,9 @@ class DaskBackend(Backend):
             finally:
                 client.cancel([shared])
         finally:
-            if own:
-                client.close()
+            if self._opened is not None:
+                self._opened.close()
+                self._opened = None
 
 
 def make_backend(spec: Any, workers: int,
