@@ -1,12 +1,18 @@
-"""The sizing rules: how many workers, how many items per chunk."""
+"""The sizing rules (how many workers, how many items per chunk) and the
+chunk runner."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
+from hutch import DictionaryStash
 from hutch.multi import cpu_count, resolve_chunk_size, resolve_workers
+from hutch.multi.workers import run_chunk
+
+from .multi_stashes import FileStash, Squares
 
 
 def test_a_positive_count_is_taken_as_is() -> None:
@@ -69,3 +75,28 @@ def test_a_positive_chunk_size_is_taken_as_is() -> None:
 def test_a_negative_chunk_size_is_refused() -> None:
     with pytest.raises(ValueError):
         resolve_chunk_size(-1, items=10, workers=2)
+
+
+# -- the chunk runner (what a worker does with one chunk) ---------------------
+
+def test_a_worker_storing_directly_sends_back_a_count_not_values(
+        tmp_path: Path) -> None:
+    delegate = FileStash(tmp_path / 'data')
+    result = run_chunk(Squares(delegate, 3), 0, [0, 1, 2], direct=True)
+    assert (result.stored, result.pairs, result.failures) == (3, [], [])
+    assert delegate.load('2') == 4
+
+
+def test_a_streaming_worker_sends_back_the_pairs() -> None:
+    delegate = DictionaryStash()
+    result = run_chunk(Squares(delegate, 3), 4, [1, 2], direct=False)
+    assert (result.index, result.pairs) == (4, [('1', 1), ('2', 4)])
+    assert len(delegate) == 0
+
+
+def test_a_failing_item_is_isolated_from_the_rest_of_its_chunk() -> None:
+    stash = Squares(DictionaryStash(), 4, bad={1})
+    result = run_chunk(stash, 0, [0, 1, 2, 3], direct=False)
+    assert result.pairs == [('0', 0), ('2', 4), ('3', 9)]
+    assert [f.key for f in result.failures] == ['1']
+    assert result.failures[0].error == 'ValueError: bad item 1'
