@@ -16,7 +16,9 @@ Out-of-process back ends pickle the stash once per run and send those bytes
 with every chunk; each worker process unpickles them once.  Only a bounded
 window of chunks is in flight, so a long run does not queue every chunk at
 once.  A dead worker (or, with a ``timeout``, a silent one) ends the run
-with :class:`ChunksLost` rather than a hang.
+with :class:`ChunksLost` rather than a hang; the process back end then
+terminates its workers, while a thread, which cannot be stopped, finishes
+its chunk in the background.
 
 >>> backend = make_backend('serial', workers=4)
 >>> backend.in_process, backend.slots()
