@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dask
 import pytest
 from distributed import Client, LocalCluster
 
-from hutch import DictionaryStash, WorkerDiedError
+from hutch import (
+    DictionaryStash,
+    DirectoryStash,
+    MultiProcessFactoryStash,
+    WorkerDiedError,
+)
 
 from .multi_behaviour import BackendBehaviour, Mode
-from .multi_stashes import ChunkLengths, Squares
+from .multi_stashes import ChunkLengths, CubeFactory, Squares
 
 
 @pytest.fixture(scope='module')
@@ -56,6 +62,16 @@ def test_chunk_size_zero_splits_over_the_cluster_threads(
     delegate = DictionaryStash()
     ChunkLengths(delegate, 6, backend=client).prime()
     assert sorted(delegate.data.values()) == [3] * 6
+
+
+def test_dask_workers_build_a_directory_stash(
+        client: Client, tmp_path: Path) -> None:
+    stash = MultiProcessFactoryStash(DirectoryStash(tmp_path / 'data'),
+                                     CubeFactory(9), chunk_size=2,
+                                     backend=client)
+    assert len(stash) == 9
+    reopened = DirectoryStash(tmp_path / 'data')
+    assert dict(reopened.items()) == {str(i): i ** 3 for i in range(9)}
 
 
 def test_a_silent_cluster_ends_the_run_after_the_timeout(
