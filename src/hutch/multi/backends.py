@@ -190,9 +190,9 @@ class ExecutorBackend(Backend):
 
     def run(self, stash: MultiProcessStash, chunks: Chunks, direct: bool,
             timeout: Optional[float]) -> Iterator[ChunkResult]:
-        submit = self._submit(stash, direct)
         clean = False
         try:
+            submit = self._submit(stash, direct)
             yield from _drive(submit, self._wait, self._cancel, chunks,
                               _WINDOW * self.slots(), timeout,
                               (cf.BrokenExecutor,))
