@@ -14,6 +14,8 @@ from hutch import (
     DictionaryStash,
     DirectoryStash,
     MultiProcessFactoryStash,
+    SqliteStash,
+    Stash,
     WorkerDiedError,
 )
 
@@ -64,14 +66,18 @@ def test_chunk_size_zero_splits_over_the_cluster_threads(
     assert sorted(delegate.data.values()) == [3] * 6
 
 
-def test_dask_workers_build_a_directory_stash(
-        client: Client, tmp_path: Path) -> None:
-    stash = MultiProcessFactoryStash(DirectoryStash(tmp_path / 'data'),
-                                     CubeFactory(9), chunk_size=2,
+@pytest.mark.parametrize('kind', ['directory', 'sqlite'])
+def test_dask_workers_build_a_durable_stash(
+        client: Client, tmp_path: Path, kind: str) -> None:
+    def durable() -> Stash:
+        if kind == 'directory':
+            return DirectoryStash(tmp_path / 'data')
+        return SqliteStash(tmp_path / 'data.sqlite')
+
+    stash = MultiProcessFactoryStash(durable(), CubeFactory(9), chunk_size=2,
                                      backend=client)
     assert len(stash) == 9
-    reopened = DirectoryStash(tmp_path / 'data')
-    assert dict(reopened.items()) == {str(i): i ** 3 for i in range(9)}
+    assert dict(durable().items()) == {str(i): i ** 3 for i in range(9)}
 
 
 def test_a_silent_cluster_ends_the_run_after_the_timeout(

@@ -1,5 +1,5 @@
 """The MultiProcessStash family over the durable stashes its workers share:
-they are written by the workers themselves
+``DirectoryStash`` and ``SqliteStash`` are written by the workers themselves
 under every start method, survive a failed or killed run, and resume."""
 
 from __future__ import annotations
@@ -14,20 +14,22 @@ from hutch import (
     ItemFailure,
     MultiProcessFactoryStash,
     ProcessingError,
+    SqliteStash,
     Stash,
     WorkerDiedError,
 )
 
 from .multi_stashes import CubeFactory, Squares
 
-KINDS = ['directory']
+KINDS = ['directory', 'sqlite']
 START_METHODS = ['fork', 'spawn', 'forkserver']
 
 
 def durable(kind: str, tmp_path: Path) -> Stash:
     """A fresh handle on the test's durable stash of ``kind``."""
-    assert kind == 'directory'
-    return DirectoryStash(tmp_path / 'data')
+    if kind == 'directory':
+        return DirectoryStash(tmp_path / 'data')
+    return SqliteStash(tmp_path / 'data.sqlite')
 
 
 @pytest.mark.parametrize('start_method', START_METHODS)
