@@ -10,10 +10,12 @@ workers, so it works under every start method; nothing relies on ``fork``.
 Where results go depends on the delegate:
 
 * a *shareable* delegate (one whose data other processes reach by
-  unpickling it: a folder, a database file) is written by the workers
-  directly; the parent never holds the values;
-* any other delegate (say a :class:`~hutch.DictionaryStash`) gets the
-  values streamed back chunk by chunk and dumped by the parent.
+  unpickling it: a folder, a database file) is written by the worker
+  processes directly; the parent never holds the values;
+* any other delegate (say a :class:`~hutch.DictionaryStash`), and every
+  delegate on the in-process back ends (``serial``, threads), gets the
+  values streamed back chunk by chunk and dumped by the parent, so the
+  delegate is only ever written from one thread.
 
 A failing item does not lose finished work: everything that succeeded is
 stored, then :class:`~hutch.multi.errors.ProcessingError` names the failing
