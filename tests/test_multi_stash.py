@@ -4,8 +4,15 @@ under each start method, and executors passed in."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import fcntl
 import multiprocessing
+import os
 import pickle
+import pty
+import struct
+import subprocess
+import sys
+import termios
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -251,3 +258,33 @@ def test_an_executor_broken_by_an_earlier_run_is_an_error() -> None:
         with pytest.raises(WorkerDiedError, match='broken') as info:
             Squares(DictionaryStash(), 2, backend=executor).prime()
     assert info.value.keys == ['0', '1']
+
+
+def test_a_progress_bar_is_shown_when_stderr_is_a_terminal() -> None:
+    script = ('from hutch import DictionaryStash\n'
+              'from tests.multi_stashes import Squares\n'
+              "Squares(DictionaryStash(), 4, chunk_size=1, backend='serial')"
+              '.prime()\n')
+    main, child = pty.openpty()
+    # a new terminal is 0 columns wide: give the bar room to show
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack('HHHH', 24, 80, 0, 0))
+    try:
+        proc = subprocess.run([sys.executable, '-c', script], stderr=child,
+                              cwd=Path(__file__).parent.parent, timeout=60)
+        os.close(child)
+        child = -1
+        out = b''
+        while True:
+            try:
+                data = os.read(main, 4096)
+            except OSError:  # the terminal is closed once all is read
+                break
+            if not data:
+                break
+            out += data
+    finally:
+        os.close(main)
+        if child >= 0:
+            os.close(child)
+    assert proc.returncode == 0
+    assert b'4/4' in out
