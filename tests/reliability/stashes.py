@@ -63,6 +63,8 @@ class Kind:
         lives in (for the corruption tests)
     :param str_keys_only: keys other than ``str`` raise ``TypeError``
     :param processes: safe to use from several processes at once
+    :param owns_folder: every file in the data folder is the stash's, so
+        after ``clear()`` the folder is empty
     """
 
     name: str
@@ -71,6 +73,7 @@ class Kind:
     key_file: Optional[Callable[[Stash, str], Path]] = None
     str_keys_only: bool = False
     processes: bool = False
+    owns_folder: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __str__(self) -> str:
@@ -117,7 +120,42 @@ MEMORY: list[Kind] = [
 """In-memory stashes that must behave exactly like a ``dict``."""
 
 
-DURABLE: list[Kind] = []
+def _directory(home: Path) -> Stash:
+    from hutch.stash.directory import DirectoryStash
+    return DirectoryStash(home / 'data')
+
+
+def _directory_json(home: Path) -> Stash:
+    from hutch.stash.directory import DirectoryStash
+    return DirectoryStash(home / 'data', serializer='json')
+
+
+def _directory_sharded(home: Path) -> Stash:
+    from hutch.stash.directory import DirectoryStash
+    return DirectoryStash(home / 'data', shard=4)
+
+
+def _directory_key_file(stash: Stash, key: str) -> Path:
+    return stash.key_to_path(key)  # type: ignore[attr-defined,no-any-return]
+
+
+def _sqlite(home: Path) -> Stash:
+    from hutch.stash.sqlite import SqliteStash
+    return SqliteStash(home / 'data' / 'stash.sqlite3')
+
+
+DURABLE: list[Kind] = [
+    Kind('DirectoryStash', _directory, durable=True, str_keys_only=True,
+         processes=True, owns_folder=True, key_file=_directory_key_file),
+    Kind('DirectoryStash-json', _directory_json, durable=True,
+         str_keys_only=True, processes=True, owns_folder=True,
+         key_file=_directory_key_file),
+    Kind('DirectoryStash-shard4', _directory_sharded, durable=True,
+         str_keys_only=True, processes=True, owns_folder=True,
+         key_file=_directory_key_file),
+    Kind('SqliteStash', _sqlite, durable=True, str_keys_only=True,
+         processes=True),
+]
 """Stashes whose data lives in files under ``home / 'data'``."""
 
 
