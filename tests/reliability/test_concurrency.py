@@ -1,0 +1,217 @@
+"""Concurrency: many processes and threads on the same keys of one stash.
+
+Writers (4 processes of 2 threads each, and 8 threads in one process) pick
+random keys from a small shared set and dump, load, delete, ask
+``exists``/``keys``/``len`` for ``1.5 * HUTCH_RELIABILITY_SCALE`` seconds.
+Every value read must be whole (a :func:`stashes.payload` that checks
+out), no operation may raise, and when all have stopped each key must hold
+what *some* writer did to it last -- the outcome of some serial order.
+
+``@persisted`` to a file, asked for by 8 processes at the same moment, runs
+its worker exactly once; the others load what it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+from hutch import CloseableStash, Stash
+
+from .procs import SPAWN, finish
+from .stashes import (
+    DURABLE,
+    Kind,
+    check_payload,
+    payload,
+    record,
+    scaled_seconds,
+)
+
+KEYS = [f'shared-{i}' for i in range(6)]
+DURATION = scaled_seconds(1.5)
+
+LastOp = Optional[list[int]]
+"""What a writer last did to a key: ``[writer, seq]`` dumped, ``None`` deleted."""
+
+
+def _hammer(stash: Stash, writer: int, until: float) -> dict[str, Any]:
+    """Random operations until ``until``; this writer's last op per key."""
+    rng = random.Random(writer)
+    last: dict[str, LastOp] = {}
+    ops = seq = 0
+    while time.monotonic() < until:
+        key = rng.choice(KEYS)
+        roll = rng.random()
+        if roll < 0.45:
+            seq += 1
+            stash.dump(key, payload(seq, writer, size=rng.choice(
+                (64, 4096, 65536))))
+            last[key] = [writer, seq]
+        elif roll < 0.5:
+            stash.delete(key)
+            last[key] = None
+        elif roll < 0.9:
+            value = stash.load(key)
+            if value is not None:
+                check_payload(value)
+        elif roll < 0.95:
+            stash.exists(key)
+        else:
+            keys = list(stash.keys())
+            assert set(keys) <= set(KEYS), f'strange keys: {keys}'
+            len(stash)
+        ops += 1
+    return {'last': last, 'ops': ops}
+
+
+def _threads(stash: Stash, writers: list[int], until: float
+             ) -> list[dict[str, Any]]:
+    """Run :func:`_hammer` in one thread per writer; errors are re-raised."""
+    results: dict[int, dict[str, Any]] = {}
+    errors: list[str] = []
+
+    def run(writer: int) -> None:
+        try:
+            results[writer] = _hammer(stash, writer, until)
+        except BaseException:
+            errors.append(traceback.format_exc())
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in writers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), 'a writer thread hung'
+    assert not errors, errors[0]
+    return [results[w] for w in writers]
+
+
+def _process(kind: Kind, home: Path, writers: list[int], start: float,
+             report: Path) -> None:
+    stash = kind.make(home)
+    try:
+        while time.time() < start:  # line up with the other processes
+            time.sleep(0.001)
+        results = _threads(stash, writers, time.monotonic() + DURATION)
+    finally:
+        if isinstance(stash, CloseableStash):
+            stash.close()
+    report.write_text(json.dumps(results))
+
+
+def _check_final_state(stash: Stash, results: list[dict[str, Any]]) -> None:
+    for key in KEYS:
+        outcomes = [r['last'][key] for r in results if key in r['last']]
+        value = stash.load(key)
+        found = None if value is None else list(check_payload(value))
+        if outcomes:
+            assert found in outcomes, \
+                f'{key}: {found} is no writer\'s last operation {outcomes}'
+        else:
+            assert found is None, f'{key}: nobody wrote {found}'
+    present = sorted(k for k in KEYS if stash.load(k) is not None)
+    assert sorted(stash.keys()) == present
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('kind', [k for k in DURABLE if k.processes],
+                         ids=str)
+def test_processes_and_threads_never_tear_or_lose_a_write(
+        kind: Kind, tmp_path: Path) -> None:
+    procs_n, threads_n = 4, 2
+    start = time.time() + 1.0  # time for every child to start
+    reports = [tmp_path / f'writer-{p}.json' for p in range(procs_n)]
+    procs = [SPAWN.Process(target=_process, args=(
+        kind, tmp_path, [p * threads_n + t for t in range(threads_n)],
+        start, reports[p])) for p in range(procs_n)]
+    for p in procs:
+        p.start()
+    assert [finish(p) for p in procs] == [0] * procs_n
+    results = [r for path in reports for r in json.loads(path.read_text())]
+    stash = kind.make(tmp_path)
+    try:
+        _check_final_state(stash, results)
+    finally:
+        if isinstance(stash, CloseableStash):
+            stash.close()
+    record(f'processes-{kind}', processes=procs_n,
+           threads=procs_n * threads_n, seconds=DURATION,
+           operations=sum(r['ops'] for r in results))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('kind', DURABLE, ids=str)
+def test_threads_sharing_one_stash_never_tear_or_lose_a_write(
+        kind: Kind, tmp_path: Path) -> None:
+    stash = kind.make(tmp_path)
+    try:
+        results = _threads(stash, list(range(8)),
+                           time.monotonic() + DURATION)
+        _check_final_state(stash, results)
+    finally:
+        if isinstance(stash, CloseableStash):
+            stash.close()
+    record(f'threads-{kind}', threads=8, seconds=DURATION,
+           operations=sum(r['ops'] for r in results))
+
+
+# -- @persisted from many processes -----------------------------------------
+
+class _Expensive:
+    """Persisted work that logs every run of its worker to a file."""
+
+    def __init__(self, home: Path) -> None:
+        from hutch.persisted import PersistedWork
+        self.home = home
+        self._answer = PersistedWork(home / 'data' / 'answer.dat', self,
+                                     mkdir=True)
+
+    def answer(self) -> dict[str, Any]:
+        from hutch.persisted import persisted
+
+        @persisted('_answer')
+        def compute(self: _Expensive) -> dict[str, Any]:
+            fd = os.open(self.home / 'runs.log',
+                         os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            os.write(fd, f'{os.getpid()}\n'.encode())
+            os.close(fd)
+            time.sleep(0.3)  # long enough for every other process to ask
+            return payload(42, os.getpid())
+
+        return compute(self)  # type: ignore[no-any-return]
+
+
+def _ask(home: Path, start: float, report: Path) -> None:
+    obj = _Expensive(home)
+    while time.time() < start:
+        time.sleep(0.001)
+    report.write_text(json.dumps(obj.answer()))
+
+
+@pytest.mark.slow
+def test_persisted_work_asked_by_8_processes_runs_once(
+        tmp_path: Path) -> None:
+    n = 8
+    start = time.time() + 1.5
+    reports = [tmp_path / f'answer-{i}.json' for i in range(n)]
+    procs = [SPAWN.Process(target=_ask, args=(tmp_path, start, reports[i]))
+             for i in range(n)]
+    for p in procs:
+        p.start()
+    assert [finish(p) for p in procs] == [0] * n
+    runs = (tmp_path / 'runs.log').read_text().split()
+    assert len(runs) == 1, f'the worker ran {len(runs)} times'
+    answers = [json.loads(r.read_text()) for r in reports]
+    assert all(a == answers[0] for a in answers)
+    check_payload(answers[0])
+    assert os.listdir(tmp_path / 'data') == ['answer.dat']
+    record('persisted-8-processes', processes=n, worker_runs=len(runs))
