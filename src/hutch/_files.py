@@ -186,6 +186,11 @@ class FileLock:
 
     def __init__(self, path: str | os.PathLike[str],
                  timeout: Optional[float] = 60.0, shared: bool = False) -> None:
+        if timeout is not None and (isinstance(timeout, bool) or
+                                    not isinstance(timeout, (int, float))):
+            raise TypeError(f'timeout must be a number or None, got {timeout!r}')
+        if timeout is not None and timeout < 0:
+            raise ValueError(f'timeout must not be negative, got {timeout}')
         self.path = Path(path)
         self.timeout = timeout
         self.shared = shared

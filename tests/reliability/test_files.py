@@ -37,7 +37,7 @@ from .procs import (
     finish,
     progress_array,
 )
-from .stashes import record, scaled
+from .stashes import open_fds, record, scaled
 
 KILLS = scaled(60)
 
@@ -182,3 +182,22 @@ def test_a_file_lock_leaves_nothing_beside_the_data(tmp_path: Path) -> None:
         assert os.listdir(tmp_path) == []
     assert os.listdir(tmp_path) == []
 
+
+
+@pytest.mark.parametrize('timeout, error', [
+    ('1', TypeError), (True, TypeError), ([], TypeError), (-1, ValueError)],
+    ids=['str', 'bool', 'list', 'negative'])
+def test_a_file_lock_with_a_bad_timeout_fails_at_construction(
+        tmp_path: Path, timeout: Any, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        FileLock(tmp_path / 'x', timeout=timeout)
+
+
+def test_a_timed_out_file_lock_leaks_no_descriptor(tmp_path: Path) -> None:
+    data = tmp_path / 'guarded.dat'
+    before = open_fds()
+    with FileLock(data):
+        for _ in range(20):
+            with pytest.raises(LockTimeoutError):
+                FileLock(data, timeout=0).acquire()
+    assert open_fds() == before
