@@ -33,6 +33,7 @@ from .stashes import (
     check_payload,
     payload,
     record,
+    scaled,
     scaled_seconds,
 )
 
@@ -215,3 +216,37 @@ def test_persisted_work_asked_by_8_processes_runs_once(
     check_payload(answers[0])
     assert os.listdir(tmp_path / 'data') == ['answer.dat']
     record('persisted-8-processes', processes=n, worker_runs=len(runs))
+
+
+# -- IncrementKeyDirectoryStash from many processes --------------------------
+
+def _append(home: Path, writer: int, n: int, start: float) -> None:
+    from hutch.stash.directory import IncrementKeyDirectoryStash
+    stash = IncrementKeyDirectoryStash(home / 'data')
+    while time.time() < start:
+        time.sleep(0.001)
+    for i in range(n):
+        stash.dump(payload(i, writer, size=64))
+
+
+@pytest.mark.slow
+def test_increment_keys_are_never_handed_out_twice_across_processes(
+        tmp_path: Path) -> None:
+    from hutch.stash.directory import IncrementKeyDirectoryStash
+
+    procs_n, n = 4, scaled(50)
+    start = time.time() + 1.0
+    procs = [SPAWN.Process(target=_append, args=(tmp_path, w, n, start))
+             for w in range(procs_n)]
+    for p in procs:
+        p.start()
+    assert [finish(p) for p in procs] == [0] * procs_n
+    stash = IncrementKeyDirectoryStash(tmp_path / 'data')
+    keys = sorted(stash.keys(), key=int)
+    assert keys == [str(i) for i in range(1, procs_n * n + 1)] or \
+        keys == [str(i) for i in range(procs_n * n)]
+    written = sorted(check_payload(stash.load(k)) for k in keys)
+    assert written == sorted((w, i) for w in range(procs_n)
+                             for i in range(n))
+    record('increment-keys-4-processes', processes=procs_n,
+           keys=len(keys))

@@ -243,3 +243,85 @@ def test_a_spoiled_sqlite_file_raises_persistable_error_naming_it(
         assert str(path) in str(info.value)
     finally:
         stash.close()
+
+
+# -- wrong arguments fail at construction -----------------------------------
+
+def _bad_constructions(tmp: Path) -> dict[str, tuple[Callable[[], Any],
+                                                      type[Exception]]]:
+    """What to build, and the error it must raise, keyed by test id."""
+    from hutch import (
+        Compressed,
+        DictionaryStash,
+        FactoryStash,
+        JsonSerializer,
+        KeyLimitStash,
+        LRUCacheStash,
+        PickleSerializer,
+        UnionStash,
+        get_serializer,
+    )
+    from hutch._files import FileLock
+
+    d = DictionaryStash()
+    cases: dict[str, tuple[Callable[[], Any], type[Exception]]] = {
+        'lru-zero': (lambda: LRUCacheStash(0), ValueError),
+        'lru-str': (lambda: LRUCacheStash('9'), ValueError),  # type: ignore
+        'key-limit-negative': (lambda: KeyLimitStash(d, -1), ValueError),
+        'factory-not-a-stash': (lambda: FactoryStash(d, {}), TypeError),  # type: ignore
+        'union-member-not-a-stash': (lambda: UnionStash([d, 1]), TypeError),  # type: ignore
+        'serializer-unknown': (lambda: get_serializer('yaml'), ValueError),
+        'serializer-codec-unknown': (lambda: get_serializer('json+rar'),
+                                     ValueError),
+        'serializer-int': (lambda: get_serializer(3), TypeError),  # type: ignore
+        'pickle-protocol-str': (lambda: PickleSerializer('5'), TypeError),  # type: ignore
+        'compressed-inner': (lambda: Compressed('json'), TypeError),  # type: ignore
+        'compressed-codec': (lambda: Compressed(JsonSerializer(), 'rar'),
+                             ValueError),
+        'file-lock-timeout-str': (lambda: FileLock(tmp, timeout='1'),  # type: ignore
+                                  TypeError),
+    }
+    from hutch.stash.directory import DirectoryStash
+    cases.update({
+        'directory-path-int': (lambda: DirectoryStash(1), TypeError),  # type: ignore
+        'directory-pattern-no-name': (
+            lambda: DirectoryStash(tmp, pattern='x.dat'), ValueError),
+        'directory-pattern-with-slash': (
+            lambda: DirectoryStash(tmp, pattern='sub/{name}'), ValueError),
+        'directory-serializer': (
+            lambda: DirectoryStash(tmp, serializer='yaml'), ValueError),
+        'directory-shard-str': (lambda: DirectoryStash(tmp, shard='4'),  # type: ignore
+                                TypeError),
+    })
+    from hutch.stash.sqlite import SqliteStash
+    cases.update({
+        'sqlite-path-int': (lambda: SqliteStash(1), TypeError),  # type: ignore
+        'sqlite-table-injection': (
+            lambda: SqliteStash(tmp / 'x.db', table='t; DROP TABLE t'),
+            ValueError),
+        'sqlite-timeout-negative': (
+            lambda: SqliteStash(tmp / 'x.db', timeout=-1), ValueError),
+    })
+    from hutch.persisted import PersistedWork, persisted
+    cases.update({
+        'persisted-work-path-int': (lambda: PersistedWork(1, object()),  # type: ignore
+                                    TypeError),
+        'persisted-work-no-owner': (lambda: PersistedWork('x', None),
+                                    TypeError),
+        'persisted-name-int': (lambda: persisted(1), TypeError),  # type: ignore
+        'persisted-version-float': (lambda: persisted('x', version=1.5),  # type: ignore
+                                    TypeError),
+    })
+    return cases
+
+
+_CASES = sorted(_bad_constructions(Path('/nonexistent')))
+
+
+@pytest.mark.parametrize('case', _CASES)
+def test_a_wrong_argument_fails_at_construction(
+        case: str, tmp_path: Path) -> None:
+    build, error = _bad_constructions(tmp_path)[case]
+    with pytest.raises(error):
+        build()
+    assert os.listdir(tmp_path) == [], 'a refused construction made files'
