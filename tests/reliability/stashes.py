@@ -144,6 +144,11 @@ def _sqlite(home: Path) -> Stash:
     return SqliteStash(home / 'data' / 'stash.sqlite3')
 
 
+def _shelve(home: Path) -> Stash:
+    from hutch.stash.shelve import ShelveStash
+    return ShelveStash(home / 'data' / 'shelf')
+
+
 DURABLE: list[Kind] = [
     Kind('DirectoryStash', _directory, durable=True, str_keys_only=True,
          processes=True, owns_folder=True, key_file=_directory_key_file),
@@ -154,6 +159,8 @@ DURABLE: list[Kind] = [
          str_keys_only=True, processes=True, owns_folder=True,
          key_file=_directory_key_file),
     Kind('SqliteStash', _sqlite, durable=True, str_keys_only=True,
+         processes=True),
+    Kind('ShelveStash', _shelve, durable=True, str_keys_only=True,
          processes=True),
 ]
 """Stashes whose data lives in files under ``home / 'data'``."""
