@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -26,7 +27,7 @@ import pytest
 
 from hutch import CloseableStash, Stash
 
-from .procs import DONE, IN_FLIGHT, Killer, progress_array
+from .procs import DONE, FORK, IN_FLIGHT, Killer, progress_array
 from .stashes import DURABLE, Kind, check_payload, payload, record, scaled
 
 KILLS = scaled(40)
@@ -200,3 +201,49 @@ def test_a_killed_persisted_worker_leaves_the_last_or_the_new_value(
         survived += 1
     record('crash-PersistedWork', kills=survived, operations=seq,
            killed_mid_operation=mid_op, interrupted_op_visible=visible)
+
+
+class _Slow:
+    """Persisted work whose worker announces itself, then takes its time."""
+
+    def __init__(self, path: Path, started: Any) -> None:
+        from hutch.persisted import PersistedWork
+        self.started = started
+        self._work = PersistedWork(path, self, mkdir=True, lock_timeout=10)
+
+    def value(self) -> Any:
+        from hutch.persisted import persisted
+
+        @persisted('_work')
+        def compute(self: _Slow) -> Any:
+            if self.started is not None:
+                self.started.set()
+                time.sleep(60)  # until killed
+            return _value(7)
+
+        return compute(self)
+
+
+def _compute_slowly(path: Path, started: Any) -> None:
+    _Slow(path, started).value()
+
+
+@pytest.mark.slow
+def test_a_worker_killed_while_computing_leaves_no_file_and_no_lock(
+        tmp_path: Path) -> None:
+    from hutch._files import is_temp_name
+
+    path = tmp_path / 'data' / 'work.dat'
+    started = FORK.Event()
+    proc = FORK.Process(target=_compute_slowly, args=(path, started),
+                        daemon=True)
+    proc.start()
+    try:
+        assert started.wait(30), 'the worker never started'
+    finally:
+        proc.kill()
+        proc.join(30)
+    assert [n for n in os.listdir(path.parent) if not is_temp_name(n)] == []
+    # the dead holder's lock is gone (else LockTimeoutError after 10 s)
+    assert _Slow(path, None).value() == _value(7)
+    assert os.listdir(path.parent) == ['work.dat']
