@@ -161,7 +161,7 @@ DURABLE: list[Kind] = [
     Kind('SqliteStash', _sqlite, durable=True, str_keys_only=True,
          processes=True),
     Kind('ShelveStash', _shelve, durable=True, str_keys_only=True,
-         processes=True),
+         processes=True, owns_folder=True),
 ]
 """Stashes whose data lives in files under ``home / 'data'``."""
 
