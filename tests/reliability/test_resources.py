@@ -87,3 +87,17 @@ def test_a_closed_stash_reopens_on_use(kind: Kind, tmp_path: Path) -> None:
     again = kind.make(tmp_path)
     assert again.load('k') == 2
     _close(again)
+
+
+def test_persisted_work_to_a_file_leaks_no_descriptor(tmp_path: Path) -> None:
+    from hutch.persisted import PersistedWork
+
+    before = open_fds()
+    for i in range(scaled(50)):
+        work = PersistedWork(tmp_path / 'work.dat', object())
+        work.worker = lambda: list(range(100))
+        assert work() == list(range(100))
+        if i % 2:
+            work.clear()
+        work.deallocate()
+    assert open_fds() == before

@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
-from hutch import get_serializer
+from hutch import PersistableError, get_serializer
 from hutch.serial import CODECS
+
+from .stashes import DURABLE, Kind
 
 
 class _Trap:
@@ -49,4 +51,32 @@ def test_the_json_serializer_never_runs_a_malicious_pickle(
         .dumps(_malicious(marker))
     with pytest.raises(ValueError):  # JSONDecodeError, UnicodeDecodeError
         get_serializer(name).loads(packed)
+    assert not marker.exists()
+
+
+def test_a_json_stash_never_runs_a_planted_pickle(tmp_path: Path) -> None:
+    from hutch.stash.directory import DirectoryStash
+
+    marker = tmp_path / 'pwned'
+    stash = DirectoryStash(tmp_path / 'data', serializer='json')
+    stash.dump('k', {'plain': 'data'})
+    stash.key_to_path('k').write_bytes(_malicious(marker))
+    with pytest.raises(PersistableError) as info:
+        stash.load('k')
+    assert info.value.key == 'k'
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize('kind', [k for k in DURABLE if k.key_file], ids=str)
+def test_listing_and_counting_never_unpickle(
+        kind: Kind, tmp_path: Path) -> None:
+    """Keys, length and existence come from names, never from contents."""
+    marker = tmp_path / 'pwned'
+    stash = kind.make(tmp_path / 'home')
+    stash.dump('k', 'harmless')
+    assert kind.key_file is not None
+    kind.key_file(stash, 'k').write_bytes(_malicious(marker))
+    assert list(stash.keys()) == ['k']
+    assert len(stash) == 1
+    assert stash.exists('k') and 'k' in stash
     assert not marker.exists()
