@@ -41,7 +41,7 @@ from hutch import (
     UnionStash,
 )
 
-from .stashes import Kind, model_kinds, scaled
+from .stashes import Kind, model_kinds, record, scaled
 
 KEYS = st.sampled_from(['a', 'b', 'c', 'key with space', 'ünï', 'z' * 40])
 """Few keys, so sequences overwrite and delete what they wrote."""
@@ -70,11 +70,13 @@ class DictModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.model: dict[str, Any] = {}
+        self.steps = -1  # the invariant also runs once before any step
         self._tmp = tempfile.TemporaryDirectory(prefix='hutch-model-')
         self.home = Path(self._tmp.name)
         self.stash: Stash = self.kind.make(self.home)
 
     def teardown(self) -> None:
+        record(f'model-{self.kind}', examples=1, steps=self.steps)
         try:
             if isinstance(self.stash, CloseableStash):
                 self.stash.close()
@@ -141,6 +143,7 @@ class DictModel(RuleBasedStateMachine):
 
     @invariant()
     def keys_and_len_match(self) -> None:
+        self.steps += 1
         keys = list(self.stash.keys())
         assert sorted(keys) == sorted(self.model)
         assert len(self.stash) == len(self.model)
@@ -177,6 +180,14 @@ class FactoryModel(RuleBasedStateMachine):
         self.factory = dict(self.FACTORY)
         self.delegate: dict[str, Any] = {}
         self.has_data: bool | None = None
+        self.steps = -1
+
+    @invariant()
+    def count_steps(self) -> None:
+        self.steps += 1
+
+    def teardown(self) -> None:
+        record('model-FactoryStash', examples=1, steps=self.steps)
 
     @initialize(dump_nones=st.booleans())
     def build(self, dump_nones: bool) -> None:
@@ -246,6 +257,10 @@ class UnionModel(RuleBasedStateMachine):
         self.members = [DictionaryStash(), DictionaryStash(),
                         DictionaryStash()]
         self.union = UnionStash(self.members)
+        self.steps = -1
+
+    def teardown(self) -> None:
+        record('model-UnionStash', examples=1, steps=self.steps)
 
     def merged(self) -> dict[str, Any]:
         view: dict[str, Any] = {}
@@ -277,6 +292,7 @@ class UnionModel(RuleBasedStateMachine):
 
     @invariant()
     def keys_and_len_match(self) -> None:
+        self.steps += 1
         view = self.merged()
         assert sorted(self.union.keys()) == sorted(view)
         assert len(self.union) == len(view)
