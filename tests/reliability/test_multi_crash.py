@@ -1,0 +1,128 @@
+"""A parallel build killed half way: nothing torn, no orphan, and it resumes.
+
+The process running :meth:`MultiProcessFactoryStash.prime` over a
+:class:`~hutch.stash.directory.DirectoryStash` (its process workers write
+straight into the folder) is SIGKILLed at a random moment.  Then:
+
+* every item already in the folder is whole and right;
+* the workers it started do not outlive it for long (they notice their
+  parent is gone and exit -- never an orphan that runs for ever);
+* a new build completes the folder, computing only the missing items.
+
+Kills: ``3 * HUTCH_RELIABILITY_SCALE``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hutch import ReadOnlyStash
+
+from .procs import FORK, WAIT, wait_for
+from .stashes import check_payload, payload, record, scaled
+
+ITEMS = 60
+
+
+class _Slow(ReadOnlyStash):
+    """Makes item ``i`` in ~20 ms and notes who made it in ``log``."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+
+    def load(self, name: str) -> Any:
+        fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        os.write(fd, f'{name} {os.getpid()}\n'.encode())
+        os.close(fd)
+        time.sleep(0.02)
+        return payload(int(name), size=2048)
+
+    def keys(self) -> list[str]:
+        return [str(i) for i in range(ITEMS)]
+
+
+def _build(home: Path, log: Path, backend: str) -> None:
+    from hutch.multi import MultiProcessFactoryStash
+    from hutch.stash.directory import DirectoryStash
+
+    stash = MultiProcessFactoryStash(
+        DirectoryStash(home / 'data'), _Slow(log), chunk_size=3, workers=2,
+        backend=backend, start_method='spawn', progress=False)
+    stash.prime()
+
+
+def _made(log: Path) -> list[tuple[str, int]]:
+    if not log.exists():
+        return []
+    return [(k, int(p)) for k, p in
+            (line.split() for line in log.read_text().splitlines())]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead but not yet reaped by its (new) parent
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except FileNotFoundError:
+        return False
+
+
+def _kill_a_build(home: Path, log: Path, rng: random.Random) -> None:
+    """Start a build, kill it mid-way, wait for its workers to go."""
+    proc = FORK.Process(target=_build, args=(home, log, 'process'),
+                        daemon=True)
+    proc.start()
+    try:
+        wait_for(lambda: len(_made(log)) >= 4 or not proc.is_alive(),
+                 'the workers to start making items')
+        time.sleep(rng.uniform(0, 0.3))
+    finally:
+        proc.kill()
+        proc.join(WAIT)
+    workers = {pid for _, pid in _made(log)} - {proc.pid}
+    try:
+        wait_for(lambda: not any(_alive(p) for p in workers),
+                 'the orphaned workers to exit', timeout=30)
+    finally:
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, 9)
+
+
+@pytest.mark.slow
+def test_a_killed_parallel_build_resumes_with_nothing_torn(
+        tmp_path: Path) -> None:
+    from hutch.stash.directory import DirectoryStash
+
+    rng = random.Random('multi')
+    kills = 0
+    for round_ in range(scaled(3)):
+        home = tmp_path / f'round-{round_}'
+        log = home / 'made.log'
+        home.mkdir()
+        _kill_a_build(home, log, rng)
+        kills += 1
+        data = DirectoryStash(home / 'data')
+        before = set(data.keys())
+        for key in before:
+            writer, seq = check_payload(data.load(key))
+            assert str(seq) == key
+        made_before = len(_made(log))
+        _build(home, log, 'serial')
+        assert sorted(data.keys(), key=int) == [str(i) for i in range(ITEMS)]
+        for key in data.keys():
+            assert check_payload(data.load(key))[1] == int(key)
+        remade = [k for k, _ in _made(log)[made_before:]]
+        assert not set(remade) & before, 'a finished item was made again'
+        assert len(remade) == len(set(remade)) == ITEMS - len(before)
+    record('crash-MultiProcessFactoryStash', kills=kills)
