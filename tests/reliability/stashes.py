@@ -32,6 +32,8 @@ from hutch import (
     DictionaryStash,
     KeyLimitStash,
     LRUCacheStash,
+    PrimablePreemptiveStash,
+    ProtectiveStash,
     SortedStash,
     Stash,
 )
@@ -109,6 +111,14 @@ def _key_limit_over_dict(home: Path) -> Stash:
     return KeyLimitStash(DictionaryStash(), limit=100_000)
 
 
+def _protective_over_dict(home: Path) -> Stash:
+    return ProtectiveStash(DictionaryStash(), log_errors=False)
+
+
+def _preemptive_over_dict(home: Path) -> Stash:
+    return PrimablePreemptiveStash(DictionaryStash())
+
+
 MEMORY: list[Kind] = [
     Kind('DictionaryStash', _dictionary),
     Kind('LRUCacheStash', _lru),
@@ -116,6 +126,8 @@ MEMORY: list[Kind] = [
     Kind('CacheStash-LRU2', _cache_over_lru),
     Kind('SortedStash', _sorted_over_dict),
     Kind('KeyLimitStash', _key_limit_over_dict),
+    Kind('ProtectiveStash', _protective_over_dict),
+    Kind('PrimablePreemptiveStash', _preemptive_over_dict),
 ]
 """In-memory stashes that must behave exactly like a ``dict``."""
 
