@@ -1,7 +1,7 @@
 """Concurrency: many processes and threads on the same keys of one stash.
 
 Writers (4 processes of 2 threads each, and 8 threads in one process) pick
-random keys from a small shared set and dump, load, delete, ask
+random keys from a small shared set and dump, load, delete, clear, ask
 ``exists``/``keys``/``len`` for ``1.5 * HUTCH_RELIABILITY_SCALE`` seconds.
 Every value read must be whole (a :func:`stashes.payload` that checks
 out), no operation may raise, and when all have stopped each key must hold
@@ -57,9 +57,12 @@ def _hammer(stash: Stash, writer: int, until: float) -> dict[str, Any]:
             stash.dump(key, payload(seq, writer, size=rng.choice(
                 (64, 4096, 65536))))
             last[key] = [writer, seq]
-        elif roll < 0.5:
+        elif roll < 0.495:
             stash.delete(key)
             last[key] = None
+        elif roll < 0.5:
+            stash.clear()
+            last.update(dict.fromkeys(KEYS))
         elif roll < 0.9:
             value = stash.load(key)
             if value is not None:
@@ -250,3 +253,41 @@ def test_increment_keys_are_never_handed_out_twice_across_processes(
                              for i in range(n))
     record('increment-keys-4-processes', processes=procs_n,
            keys=len(keys))
+
+
+@pytest.mark.parametrize('kind', DURABLE, ids=str)
+def test_dumps_racing_a_clear_never_fail(kind: Kind, tmp_path: Path) -> None:
+    """A ``clear()`` may take folders and temporary files away under a
+    writer's feet; the writer's dump must still succeed (or be cleared)."""
+    stash = kind.make(tmp_path)
+    errors: list[str] = []
+    rounds = scaled(150)
+
+    def dumper(writer: int) -> None:
+        try:
+            for i in range(rounds):
+                stash.dump(KEYS[i % len(KEYS)], payload(i, writer, 64))
+        except BaseException:
+            errors.append(traceback.format_exc())
+
+    def clearer() -> None:
+        try:
+            for _ in range(rounds):
+                stash.clear()
+        except BaseException:
+            errors.append(traceback.format_exc())
+
+    threads = [threading.Thread(target=dumper, args=(w,)) for w in range(3)]
+    threads.append(threading.Thread(target=clearer))
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not any(t.is_alive() for t in threads)
+        assert not errors, errors[0]
+        for key in stash.keys():
+            check_payload(stash.load(key))
+    finally:
+        if isinstance(stash, CloseableStash):
+            stash.close()

@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 _ON_ERROR = ('raise', 'missing')
 _TEMP_OVERHEAD = 50  # bytes an atomic write's temp name adds to a file name
 _NAME_MAX = 255
+_WRITE_ATTEMPTS = 20  # a dump racing clear()s gives up after this many
 
 
 def _parse_pattern(pattern: object) -> tuple[str, str]:
@@ -251,11 +252,16 @@ class DirectoryStash(CloseableStash):
         data = self.serializer.dumps(inst)
         if long:
             data = _keys.pack_long_key(name, data)
-        try:
-            atomic_write(file, data, self.durable)
-        except FileNotFoundError:
-            os.makedirs(os.path.dirname(file), exist_ok=True)
-            atomic_write(file, data, self.durable)
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                atomic_write(file, data, self.durable)
+                return
+            except FileNotFoundError:
+                # the folder is new -- or a clear() elsewhere just took the
+                # (shard) folder or our temporary file away: write again
+                if attempt == _WRITE_ATTEMPTS - 1:
+                    raise
+                os.makedirs(os.path.dirname(file), exist_ok=True)
 
     def delete(self, name: Optional[str] = None) -> None:
         file, long = self._locate(name)  # type: ignore[arg-type]
