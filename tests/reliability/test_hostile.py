@@ -245,6 +245,22 @@ def test_a_spoiled_sqlite_file_raises_persistable_error_naming_it(
         stash.close()
 
 
+@pytest.mark.parametrize('spoil', [_garbage, _truncated],
+                         ids=['corrupt', 'truncated'])
+def test_a_spoiled_shelf_raises_persistable_error_naming_it(
+        spoil: Callable[[bytes], bytes], tmp_path: Path) -> None:
+    """(An emptied shelf is a valid empty shelf: nothing to tell.)"""
+    from hutch.stash.shelve import ShelveStash
+
+    stash = ShelveStash(tmp_path / 'shelf')
+    stash.dump('victim', {'a': list(range(100))})
+    for file in stash.files():
+        file.write_bytes(spoil(file.read_bytes()))
+    with pytest.raises(PersistableError) as info:
+        stash.load('victim')
+    assert str(tmp_path / 'shelf') in str(info.value)
+
+
 # -- wrong arguments fail at construction -----------------------------------
 
 def _bad_constructions(tmp: Path) -> dict[str, tuple[Callable[[], Any],
