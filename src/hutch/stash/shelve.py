@@ -27,9 +27,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional, TypeVar, Union
 
-from .._files import FileLock
+from .._files import FileLock, remove_stale_temps
 from ..errors import CorruptDataError, PersistableError
 from ..serial import SerializerSpec, get_serializer
+from ._dumb import open_safe_dumb
 from .base import CloseableStash
 
 __all__ = ['ShelveStash', 'shelve']
@@ -52,6 +53,17 @@ _DB_ERRORS: tuple[type[BaseException], ...] = (*dbm.error, OSError)
 # (closing commits a possibly stale index over the parent's); kept here so
 # they are never finalized either
 _inherited: list[Any] = []
+
+
+def _default_kind() -> str:
+    """The back end :func:`dbm.open` makes new databases with."""
+    for kind in BACKEND_SUFFIXES:
+        try:
+            importlib.import_module(kind)
+        except ImportError:
+            continue
+        return kind
+    raise PersistableError('no dbm back end available')  # pragma: no cover
 
 
 def _backend_files(path: Path, kind: str) -> list[Path]:
@@ -185,7 +197,13 @@ class ShelveStash(CloseableStash):
                 if flag != 'c':
                     return None
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                if _default_kind() == 'dbm.dumb':
+                    return open_safe_dumb(str(self.path), 'c')
                 return dbm.open(str(self.path), 'c')
+            if kind == 'dbm.dumb':
+                # as shipped, dbm.dumb loses or tears data when killed
+                return open_safe_dumb(str(self.path),
+                                      'r' if flag == 'r' else 'w')
             module = importlib.import_module(kind)
             return module.open(str(self.path), 'r' if flag == 'r' else 'w')
         except PersistableError:
@@ -386,6 +404,10 @@ class ShelveStash(CloseableStash):
                 for path in self.files():
                     path.unlink()
                     logger.debug('removed %s', path)
+                # index files left half written by killed writers
+                prefix = f'.{self.path.name}.'
+                remove_stale_temps(self.path.parent,
+                                   keep=lambda n: not n.startswith(prefix))
 
     # -- pickling: by path, never by open database ----------------------------
 
