@@ -162,6 +162,13 @@ class ShelveStash(CloseableStash):
         kind = dbm.whichdb(str(self.path))
         if kind == '':
             raise PersistableError('not a dbm database', path=self.path)
+        if kind is None and any(
+                Path(f'{self.path}{suffix}').exists()
+                for suffixes in BACKEND_SUFFIXES.values()
+                for suffix in suffixes):
+            # whichdb answers None ("no database") when it cannot tell what
+            # the files are: a damaged shelf must not read as an empty one
+            raise PersistableError('unreadable dbm database', path=self.path)
         return kind
 
     @property
