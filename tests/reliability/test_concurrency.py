@@ -26,7 +26,7 @@ import pytest
 
 from hutch import CloseableStash, Stash
 
-from .procs import SPAWN, finish
+from .procs import FORK, SPAWN, finish
 from .stashes import (
     DURABLE,
     Kind,
@@ -291,3 +291,46 @@ def test_dumps_racing_a_clear_never_fail(kind: Kind, tmp_path: Path) -> None:
     finally:
         if isinstance(stash, CloseableStash):
             stash.close()
+
+
+def _open_and_dump(kind: Kind, home: Path, writer: int, start: float,
+                   errors: Any) -> None:
+    while time.time() < start:
+        pass  # spin: the point is to arrive at the same moment
+    try:
+        stash = kind.make(home)
+        stash.dump(f'w{writer}', writer)
+        if isinstance(stash, CloseableStash):
+            stash.close()
+    except Exception:
+        errors.value += 1
+        raise
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('kind', [k for k in DURABLE if k.processes],
+                         ids=str)
+def test_processes_creating_a_new_store_at_once_all_succeed(
+        kind: Kind, tmp_path: Path) -> None:
+    """Eight processes open a store that does not exist yet, at the same
+    moment, many times over: every one of them gets to write."""
+    n, rounds = 8, scaled(30)
+    errors = FORK.RawValue('q', 0)
+    for round_ in range(rounds):
+        home = tmp_path / f'round-{round_}'
+        start = time.time() + 0.05
+        procs = [FORK.Process(target=_open_and_dump,
+                              args=(kind, home, w, start, errors))
+                 for w in range(n)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            finish(p)
+        assert errors.value == 0, f'round {round_}: a process failed'
+        stash = kind.make(home)
+        try:
+            assert len(stash) == n
+        finally:
+            if isinstance(stash, CloseableStash):
+                stash.close()
+    record(f'create-at-once-{kind}', processes=n, rounds=rounds)

@@ -39,6 +39,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -214,9 +215,7 @@ class SqliteStash(CloseableStash):
                 raise PersistableError(
                     f'cannot open database: {e}', path=self.path) from e
             try:
-                for pragma in SQL_PRAGMAS:
-                    conn.execute(pragma)
-                conn.execute(self._sql_create)
+                self._set_up(conn)
             except sqlite3.Error as e:
                 conn.close()
                 raise PersistableError(
@@ -227,6 +226,29 @@ class SqliteStash(CloseableStash):
             local.pid, local.epoch = pid, self._epoch
         logger.debug('opened %s (table %s)', self.path, self.table)
         return conn
+
+    def _set_up(self, conn: sqlite3.Connection) -> None:
+        """Switch ``conn`` to WAL and make the table if it is missing.
+
+        Switching a new database to WAL takes an exclusive lock, and SQLite
+        answers "database is locked" at once -- without waiting out the
+        busy timeout -- when another process switches it at the same
+        moment; so that one step is retried until :attr:`timeout`.
+        """
+        deadline = time.monotonic() + self.timeout
+        delay = 0.001
+        for pragma in SQL_PRAGMAS:
+            while True:
+                try:
+                    conn.execute(pragma)
+                    break
+                except sqlite3.OperationalError as e:
+                    if 'locked' not in str(e) or \
+                            time.monotonic() >= deadline:
+                        raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        conn.execute(self._sql_create)
 
     def close(self) -> None:
         """Close every connection this process opened for the stash.
