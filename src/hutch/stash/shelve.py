@@ -12,6 +12,11 @@ Every back end names its files its own way (``dbm.dumb`` makes ``.dat``,
 
 Two processes may use one shelf: every access holds an inter-process
 :class:`~hutch._files.FileLock` on the path (kept outside the data folder).
+
+On ``dbm.dumb`` a process killed mid-write leaves the shelf as it was before
+or after that write, never torn or emptied: such shelves are opened through
+:mod:`hutch.stash._dumb`, which appends values and replaces the index
+atomically (same file format).
 """
 
 from __future__ import annotations
