@@ -261,7 +261,10 @@ class DirectoryStash(CloseableStash):
                 # (shard) folder or our temporary file away: write again
                 if attempt == _WRITE_ATTEMPTS - 1:
                     raise
+            try:
                 os.makedirs(os.path.dirname(file), exist_ok=True)
+            except FileExistsError:
+                pass  # makedirs lost a race with clear()'s rmdir: retry
 
     def delete(self, name: Optional[str] = None) -> None:
         file, long = self._locate(name)  # type: ignore[arg-type]
