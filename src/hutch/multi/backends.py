@@ -137,17 +137,22 @@ def _drive(submit: Callable[[int, Sequence[Any]], Any],
             if not done:
                 raise ChunksLost(
                     f'no chunk finished within the timeout of {timeout} s')
+            died: Optional[BaseException] = None
             for future in done:
                 index = pending.pop(future)
                 try:
                     result = future.result()
                 except deaths as e:
-                    raise ChunksLost(f'a worker died: {e}') from e
+                    # hand over the chunks that finished beside it first
+                    died = died or e
+                    continue
                 except Exception as e:
                     text = ''.join(traceback.format_exception(
                         type(e), e, e.__traceback__))
                     result = ChunkResult(index, error=text)
                 yield result
+            if died is not None:
+                raise ChunksLost(f'a worker died: {died}') from died
     finally:
         if pending:
             cancel(set(pending))
