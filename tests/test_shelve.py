@@ -250,3 +250,12 @@ def test_a_forked_child_waits_for_the_parents_hold_like_anyone(
                                  args=(stash, 'a', 1))]) == [0]
     assert stash.load('a') == 1
     stash.close()
+
+
+def test_a_key_with_a_lone_surrogate_is_refused_naming_it(
+        tmp_path: Path) -> None:
+    stash = ShelveStash(tmp_path / 'shelf')
+    with pytest.raises(ValueError, match='bad'):
+        stash.dump('bad\ud800', 1)
+    assert list(stash.keys()) == []
+    stash.close()

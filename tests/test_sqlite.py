@@ -320,3 +320,14 @@ def test_concurrent_processes_lose_no_write(db: Path) -> None:
         worker, last = stash.load(f'shared-{i}')
         assert last % 20 == i and 0 <= worker < 4
     assert len(stash) == 4 * 200 + 20
+
+
+@pytest.mark.parametrize('op', ['dump', 'load', 'exists', 'delete'])
+def test_a_key_with_a_lone_surrogate_is_refused_naming_it(
+        tmp_path: Path, op: str) -> None:
+    stash = SqliteStash(tmp_path / 'k.db')
+    args: tuple[Any, ...] = ('bad\ud800',) + ((1,) if op == 'dump' else ())
+    with pytest.raises(ValueError, match='bad'):
+        getattr(stash, op)(*args)
+    assert len(stash) == 0
+    stash.close()

@@ -331,6 +331,12 @@ class ShelveStash(CloseableStash):
     def _check(self, name: object) -> None:
         if not isinstance(name, str):
             raise TypeError(f'keys must be str, got {type(name).__name__}')
+        try:
+            name.encode('utf-8')
+        except UnicodeEncodeError as e:
+            raise ValueError(
+                f'key {name!r} is not valid Unicode text (it holds a lone '
+                'surrogate) and cannot be stored') from e
 
     def load(self, name: str) -> Any:
         return self.get(name)

@@ -116,6 +116,12 @@ class SqliteKeys(Collection[str]):
         return f'SqliteKeys({self._stash.path})'
 
 
+
+def _unencodable(name: str) -> ValueError:
+    """The error for a key that has no UTF-8 form (a lone surrogate)."""
+    return ValueError(f'key {name!r} is not valid Unicode text '
+                      '(it holds a lone surrogate) and cannot be stored')
+
 class SqliteStash(CloseableStash):
     """A stash kept in one table of a SQLite database file.
 
@@ -293,6 +299,8 @@ class SqliteStash(CloseableStash):
         try:
             row = self._cursor().execute(
                 self._sql_select, (name,)).fetchone()
+        except UnicodeEncodeError as e:
+            raise _unencodable(name) from e
         except sqlite3.Error as e:
             raise self._error('load', e, name) from e
         if row is None:
@@ -316,6 +324,8 @@ class SqliteStash(CloseableStash):
         try:
             return self._cursor().execute(
                 self._sql_exists, (name,)).fetchone() is not None
+        except UnicodeEncodeError as e:
+            raise _unencodable(name) from e
         except sqlite3.Error as e:
             raise self._error('look up', e, name) from e
 
@@ -325,6 +335,8 @@ class SqliteStash(CloseableStash):
         data = self._dumps(inst)
         try:
             self._cursor().execute(self._sql_upsert, (name, data))
+        except UnicodeEncodeError as e:
+            raise _unencodable(name) from e
         except sqlite3.Error as e:
             raise self._error('dump', e, name) from e
 
@@ -333,6 +345,8 @@ class SqliteStash(CloseableStash):
             raise TypeError(f'keys must be str, got {type(name).__name__}')
         try:
             self._cursor().execute(self._sql_delete, (name,))
+        except UnicodeEncodeError as e:
+            raise _unencodable(name) from e
         except sqlite3.Error as e:
             raise self._error('delete', e, name) from e
 
