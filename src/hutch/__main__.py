@@ -1,0 +1,8 @@
+"""``python -m hutch``: the ``hutch`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == '__main__':
+    sys.exit(main())

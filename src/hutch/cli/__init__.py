@@ -1,0 +1,8 @@
+"""The ``hutch`` command (``hutch ls|show|info|rm|clear|demo``).
+
+Run ``hutch --help``, or ``python -m hutch --help``.
+"""
+
+from .main import main
+
+__all__ = ['main']

@@ -1,0 +1,242 @@
+"""One :class:`~hutch.cli.targets.Target` per kind of stash on disk.
+
+Each reads through the stash class that wrote the data, opened to give raw
+bytes (``serializer='bytes'``), so keys decode exactly as the stash encodes
+them and any serializer's output can be shown.
+"""
+
+from __future__ import annotations
+
+import dbm
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Optional
+
+from .._files import is_temp_name
+from .targets import (
+    Options,
+    Target,
+    TargetError,
+    _shelf_base,
+    sqlite_tables,
+    zip_names,
+)
+
+__all__ = ['TARGETS']
+
+
+class DirectoryTarget(Target):
+    """A folder with one file per key."""
+
+    kind = 'directory'
+    stash_class = 'DirectoryStash'
+
+    def __init__(self, path: Path, options: Options) -> None:
+        super().__init__(path, options)
+        if not path.is_dir():
+            raise TargetError('not a folder', path=path)
+        from ..stash.directory import DirectoryStash
+        self.stash = DirectoryStash(path, pattern=options.pattern,
+                                    serializer='bytes')
+
+    def keys(self) -> list[str]:
+        return list(self.stash.keys())
+
+    def raw(self, key: str) -> Optional[bytes]:
+        data = self.stash.load(key)
+        return data if isinstance(data, bytes) else None
+
+    def entry(self, key: str) -> tuple[Optional[int], Optional[float]]:
+        try:
+            st = self.stash.key_to_path(key).stat()
+        except FileNotFoundError:
+            return None, None
+        return st.st_size, st.st_mtime
+
+    def files(self) -> Iterator[Path]:
+        for folder, _, names in os.walk(self.path):
+            for name in names:
+                if not is_temp_name(name):
+                    yield Path(folder, name)
+
+    def details(self) -> list[tuple[str, str]]:
+        return [('pattern', self.options.pattern)]
+
+    def delete(self, key: str) -> bool:
+        present = self.stash.exists(key)
+        self.stash.delete(key)
+        return present
+
+    def clear(self) -> None:
+        self.stash.clear()
+
+
+class SqliteTarget(Target):
+    """A SQLite file with a stash table."""
+
+    kind = 'sqlite'
+    stash_class = 'SqliteStash'
+
+    def __init__(self, path: Path, options: Options) -> None:
+        super().__init__(path, options)
+        self.table = self._pick_table(path, options.table)
+        from ..stash.sqlite import SqliteStash
+        self.stash = SqliteStash(path, table=self.table, serializer='bytes')
+
+    @staticmethod
+    def _pick_table(path: Path, table: Optional[str]) -> str:
+        # opening a stash on a missing table would create it: look first
+        tables = sqlite_tables(path)
+        if table is not None:
+            if table not in tables:
+                raise TargetError(f'no table {table!r} in this SQLite file '
+                                  f'(tables: {", ".join(tables) or "none"})',
+                                  path=path)
+            return table
+        if 'stash' in tables:
+            return 'stash'
+        if len(tables) == 1:
+            return tables[0]
+        raise TargetError('a SQLite file with no stash table; give --table '
+                          f'(tables: {", ".join(tables) or "none"})', path=path)
+
+    def keys(self) -> list[str]:
+        return list(self.stash.keys())
+
+    def raw(self, key: str) -> Optional[bytes]:
+        data = self.stash.load(key)
+        return data if isinstance(data, bytes) else None
+
+    def files(self) -> Iterator[Path]:
+        for suffix in ('', '-wal', '-shm', '-journal'):
+            p = Path(f'{self.path}{suffix}')
+            if p.is_file():
+                yield p
+
+    def details(self) -> list[tuple[str, str]]:
+        return [('table', self.table)]
+
+    def delete(self, key: str) -> bool:
+        present = self.stash.exists(key)
+        self.stash.delete(key)
+        return present
+
+    def clear(self) -> None:
+        self.stash.clear()
+
+    def close(self) -> None:
+        self.stash.close()
+
+
+class ZipTarget(Target):
+    """A zip file, read-only: one key per entry."""
+
+    kind = 'zip'
+    stash_class = 'ZipStash'
+    writable = False
+
+    def __init__(self, path: Path, options: Options) -> None:
+        super().__init__(path, options)
+        self.infos = {i.filename: i for i in zip_names(path)}
+        from ..stash.zip import ZipStash
+        self.stash = ZipStash(path)
+
+    def keys(self) -> list[str]:
+        return list(self.stash.keys())
+
+    def raw(self, key: str) -> Optional[bytes]:
+        data = self.stash.load(key)
+        if data is None:
+            return None
+        return data if isinstance(data, bytes) else str(data).encode()
+
+    def entry(self, key: str) -> tuple[Optional[int], Optional[float]]:
+        info = self.infos.get(key)
+        if info is None:
+            return super().entry(key)
+        import datetime as dt
+        return info.file_size, dt.datetime(*info.date_time).timestamp()
+
+    def details(self) -> list[tuple[str, str]]:
+        return [('entries', str(len(self.infos)))]
+
+
+class ShelveTarget(Target):
+    """A ``dbm`` shelf: read through ``dbm`` in read-only mode, written
+    through :class:`~hutch.stash.shelve.ShelveStash`."""
+
+    kind = 'shelve'
+    stash_class = 'ShelveStash'
+    serializer_hint = 'pickle'
+
+    def __init__(self, path: Path, options: Options) -> None:
+        super().__init__(path, options)
+        base = _shelf_base(path)
+        if base is None:
+            raise TargetError('not a dbm shelf', path=path)
+        self.base = base
+        self.backend = dbm.whichdb(os.fspath(base)) or 'unknown'
+        self._db: Any = None
+        self._writer: Any = None
+
+    def _reader(self) -> Any:
+        if self._db is None:
+            try:
+                self._db = dbm.open(os.fspath(self.base), 'r')
+            except Exception as e:
+                raise TargetError(f'cannot open shelf: {e}',
+                                  path=self.path) from e
+        return self._db
+
+    def keys(self) -> list[str]:
+        return [k.decode('utf-8') for k in self._reader().keys()]
+
+    def raw(self, key: str) -> Optional[bytes]:
+        try:
+            return bytes(self._reader()[key.encode('utf-8')])
+        except KeyError:
+            return None
+
+    def files(self) -> Iterator[Path]:
+        folder = self.base.parent
+        stem = self.base.name
+        for entry in os.scandir(folder):
+            if entry.is_file() and (entry.name == stem or (
+                    entry.name.startswith(stem + '.')
+                    and Path(entry.name).suffix in
+                    ('.dat', '.dir', '.bak', '.db', '.pag'))):
+                yield Path(entry.path)
+
+    def details(self) -> list[tuple[str, str]]:
+        return [('dbm', self.backend)]
+
+    def _stash(self) -> Any:
+        # reads go through dbm opened read-only; writes through the stash
+        if self._writer is None:
+            self.close()
+            from ..stash.shelve import ShelveStash
+            self._writer = ShelveStash(self.base, writeback=False)
+        return self._writer
+
+    def delete(self, key: str) -> bool:
+        stash = self._stash()
+        present = bool(stash.exists(key))
+        stash.delete(key)
+        return present
+
+    def clear(self) -> None:
+        self._stash().clear()
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+TARGETS: dict[str, type[Target]] = {
+    t.kind: t for t in (DirectoryTarget, SqliteTarget, ZipTarget, ShelveTarget)
+}

@@ -1,0 +1,311 @@
+"""The ``hutch`` command: look inside a stash on disk without writing code.
+
+``hutch ls``, ``show`` and ``info`` only read; ``rm`` and ``clear`` write,
+and ``clear`` asks first unless given ``--yes``.  ``hutch demo`` runs the
+demonstration that ``make demo`` shows.
+
+Errors are one line on standard error, ``hutch: <what went wrong>``, and a
+non-zero exit status: 1 when the command could not do what was asked, 2 for
+a command line it does not understand.  ``--traceback`` shows the Python
+traceback instead, for reporting a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Sequence
+from typing import Any, Optional, TextIO
+
+from .. import __version__
+from ..errors import PersistableError
+from ..serial import get_serializer
+from . import render
+from .targets import KINDS, Options, Target, TargetError, open_target
+
+__all__ = ['main', 'build_parser']
+
+
+class UsageError(Exception):
+    """The command line asks for something that can't be done (exit 2)."""
+
+
+class Declined(Exception):
+    """The user answered no (exit 1)."""
+
+
+def _natural(key: str) -> list[Any]:
+    # '2' before '10', 'doc-2' before 'doc-10'
+    return [(0, int(p), '') if p.isdigit() else (1, 0, p)
+            for p in re.split(r'(\d+)', key) if p]
+
+
+def _sorted_keys(target: Target) -> list[str]:
+    return sorted(target.keys(), key=_natural)
+
+
+def _options(args: argparse.Namespace) -> Options:
+    return Options(kind=args.kind, pattern=args.pattern, table=args.table)
+
+
+def _out(args: argparse.Namespace) -> TextIO:
+    return args.stdout  # type: ignore[no-any-return]
+
+
+def _serializer_for(args: argparse.Namespace, target: Target, key: str,
+                    data: bytes) -> str:
+    if args.serializer:
+        return args.serializer  # type: ignore[no-any-return]
+    return target.serializer_hint or render.sniff_serializer(data)
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    out = _out(args)
+    with open_target(args.path, _options(args)) as target:
+        keys = _sorted_keys(target)
+        shown = keys if args.limit is None else keys[:args.limit]
+        for key in shown:
+            if args.long:
+                size, mtime = target.entry(key)
+                sz = '-' if size is None else str(size)
+                out.write(f'{sz:>10}  {render.format_time(mtime):19}  '
+                          f'{render.show_key(key)}\n')
+            else:
+                out.write(render.show_key(key) + '\n')
+        if len(shown) < len(keys):
+            print(f'... {len(keys) - len(shown)} more keys not shown '
+                  f'(--limit {args.limit})', file=sys.stderr)
+    return 0
+
+
+def _read(target: Target, key: str) -> bytes:
+    data = target.raw(key)
+    if data is None:
+        raise TargetError(f'no key {key!r} in this {target.kind} stash',
+                          path=target.path)
+    return data
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    out = _out(args)
+    with open_target(args.path, _options(args)) as target:
+        data = _read(target, args.key)
+        if args.raw:
+            out.flush()
+            out.buffer.write(data)
+            return 0
+        name = _serializer_for(args, target, args.key, data)
+        try:
+            value = get_serializer(name).loads(data)
+        except Exception as e:
+            raise PersistableError(
+                f'cannot read the value as {name}: {type(e).__name__}: {e}',
+                key=args.key, path=target.path) from e
+    if args.json:
+        try:
+            text = render.format_json(value)
+        except (TypeError, ValueError) as e:
+            raise PersistableError(
+                f'the value ({type(value).__name__}) has no JSON form: {e}',
+                key=args.key) from e
+    else:
+        text = render.format_value(value)
+    out.write(text + '\n')
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    out = _out(args)
+    with open_target(args.path, _options(args)) as target:
+        keys = target.keys()
+        files = list(target.files())
+        disk = sum(p.stat().st_size for p in files)
+        if args.serializer:
+            ser = f'{args.serializer} (given)'
+        elif target.serializer_hint:
+            ser = target.serializer_hint
+        elif keys:
+            first = min(keys, key=_natural)
+            ser = (f'{render.sniff_serializer(_read(target, first))} '
+                   f'(sniffed from key {render.show_key(first)})')
+        else:
+            ser = 'unknown (no keys)'
+        rows = [
+            ('path', os.fspath(target.path.resolve())),
+            ('kind', f'{target.kind} ({target.stash_class})'),
+            ('keys', str(len(keys))),
+            ('disk', f'{render.human_bytes(disk)} ({disk} bytes in '
+                     f'{len(files)} file{"" if len(files) == 1 else "s"})'),
+            ('serializer', ser),
+        ]
+        rows.extend(target.details())
+    for name, value in rows:
+        out.write(f'{name:<11} {value}\n')
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    missing = []
+    with open_target(args.path, _options(args)) as target:
+        for key in args.keys:
+            if not target.delete(key):
+                missing.append(key)
+    for key in missing:
+        print(f'hutch: no key {key!r} to remove', file=sys.stderr)
+    return 1 if missing else 0
+
+
+def _confirm(question: str) -> None:
+    if not sys.stdin.isatty():
+        raise UsageError('refusing to clear without confirmation: standard '
+                         'input is not a terminal; pass --yes')
+    print(f'{question} [y/N] ', end='', file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ('y', 'yes'):
+        raise Declined('nothing removed')
+
+
+def cmd_clear(args: argparse.Namespace) -> int:
+    with open_target(args.path, _options(args)) as target:
+        if not target.writable:
+            target.clear()  # raises: the kind is read-only
+        n = len(target.keys())
+        if not args.yes:
+            _confirm(f'remove all {n} keys from the {target.kind} stash at '
+                     f'{target.path}?')
+        target.clear()
+    _out(args).write(f'removed {n} key{"" if n == 1 else "s"}\n')
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+    return run_demo(args.dir, items=args.items, workers=args.workers,
+                    out=_out(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line parser of ``hutch``."""
+    parser = argparse.ArgumentParser(
+        prog='hutch',
+        description='Look inside stashes on disk, and run the demonstration.',
+        epilog='Errors print one line and exit 1 (2 for a bad command line).')
+    parser.add_argument('--version', action='version',
+                        version=f'hutch {__version__}')
+    parser.add_argument('--traceback', action='store_true',
+                        help='on an error, show the Python traceback')
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND')
+
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument('path', metavar='PATH',
+                       help='a stash folder, SQLite file, zip or shelf')
+    where.add_argument('--kind', choices=KINDS,
+                       help='the kind of stash (detected when not given)')
+    where.add_argument('--pattern', default='{name}.dat',
+                       help="a directory stash's file name pattern "
+                            "(default: %(default)s)")
+    where.add_argument('--table', help="a SQLite stash's table "
+                                       '(default: its only stash table)')
+    reading = argparse.ArgumentParser(add_help=False)
+    reading.add_argument('--serializer', metavar='NAME',
+                         help="how values were written, e.g. 'pickle', "
+                              "'json+zlib' (default: sniffed from the data)")
+
+    p = sub.add_parser('ls', parents=[where], help='list the keys',
+                       description='List the keys, in natural order.')
+    p.add_argument('--limit', type=_positive, metavar='N',
+                   help='show at most N keys')
+    p.add_argument('-l', '--long', action='store_true',
+                   help='also show stored size and modification time')
+    p.set_defaults(func=cmd_ls)
+
+    p = sub.add_parser('show', parents=[where, reading], help='show a value',
+                       description='Show the value of one key.  Reading a '
+                       'pickle runs code: show only data you trust, or use '
+                       '--raw.')
+    p.add_argument('key', metavar='KEY')
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument('--json', action='store_true',
+                     help='print the value as JSON')
+    fmt.add_argument('--raw', action='store_true',
+                     help='write the stored bytes as they are')
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser('info', parents=[where, reading],
+                       help='kind, size and serializer',
+                       description='Show the kind of stash, its number of '
+                       'keys, its size on disk and its serializer.')
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser('rm', parents=[where], help='remove keys',
+                       description='Remove keys; a missing key is reported '
+                       'and makes the exit status 1.')
+    p.add_argument('keys', metavar='KEY', nargs='+')
+    p.set_defaults(func=cmd_rm)
+
+    p = sub.add_parser('clear', parents=[where], help='remove every key',
+                       description='Remove every key, after asking.')
+    p.add_argument('-y', '--yes', action='store_true',
+                   help="don't ask for confirmation")
+    p.set_defaults(func=cmd_clear)
+
+    p = sub.add_parser('demo', help='run the demonstration',
+                       description='Run the seed example, then build, '
+                       'interrupt, resume and read back a stash.')
+    p.add_argument('--dir', metavar='DIR',
+                   help='work in DIR (kept) instead of a temporary folder')
+    p.add_argument('--items', type=_positive, default=3000, metavar='N',
+                   help='items the pipeline builds (default: %(default)s)')
+    p.add_argument('--workers', type=_positive, default=2, metavar='N',
+                   help='worker processes (default: %(default)s)')
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'not a number: {text!r}') from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f'must be at least 1, got {n}')
+    return n
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, PersistableError) and e.path is not None \
+            and e.key is None:
+        return f'{os.fspath(e.path)}: {e.msg}'
+    if isinstance(e, OSError) and e.filename is not None:
+        return f'{e.filename}: {e.strerror}'
+    if isinstance(e, (PersistableError, UsageError, Declined)):
+        return str(e)
+    return f'{type(e).__name__}: {e}'
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the ``hutch`` command; return its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    args.stdout = sys.stdout
+    try:
+        return args.func(args)  # type: ignore[no-any-return]
+    except KeyboardInterrupt:
+        print('hutch: interrupted', file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # the reader went away (``hutch ls big | head``): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as e:
+        if args.traceback:
+            raise
+        print(f'hutch: {_one_line(e)}', file=sys.stderr)
+        return 2 if isinstance(e, UsageError) else 1
+

@@ -1,0 +1,209 @@
+"""What the ``hutch`` command can open, and how it tells which is which.
+
+A *target* is one stash on disk seen by the command: a
+:class:`~hutch.stash.directory.DirectoryStash` folder, a
+:class:`~hutch.stash.sqlite.SqliteStash` file, a zip file
+(:class:`~hutch.stash.zip.ZipStash`) or a ``dbm`` shelf
+(:class:`~hutch.stash.shelve.ShelveStash`).  Each target gives the stored
+*bytes* of a key, so the command shows values written with any serializer,
+and reads without writing: nothing on disk changes unless ``rm`` or
+``clear`` is run.
+
+Kinds are told apart by content, not by name:
+
+* a folder is a directory stash when it is empty or holds files that match
+  the pattern (``*.dat`` by default);
+* a file is SQLite when its first 16 bytes are SQLite's header, and a zip
+  when it starts with a zip signature;
+* a path is a shelf when :func:`dbm.whichdb` recognises it, with or without
+  the extension its back end added (``.dat``, ``.dir``, ``.db`` ...).
+"""
+
+from __future__ import annotations
+
+import dbm
+import os
+import sqlite3
+import zipfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Optional
+
+from ..errors import PersistableError
+
+__all__ = ['KINDS', 'Options', 'Target', 'TargetError', 'detect_kind',
+           'open_target']
+
+KINDS = ('directory', 'sqlite', 'zip', 'shelve')
+"""The kinds of stash the command opens, as ``--kind`` spells them."""
+
+SQLITE_HEADER = b'SQLite format 3\x00'
+ZIP_HEADERS = (b'PK\x03\x04', b'PK\x05\x06')
+SHELF_SUFFIXES = ('.dat', '.dir', '.bak', '.db', '.pag')
+
+
+class TargetError(PersistableError):
+    """The command can't open or use what it was pointed at."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to open a target, from the command line."""
+
+    kind: Optional[str] = None
+    pattern: str = '{name}.dat'
+    table: Optional[str] = None
+
+
+def _head(path: Path, n: int = 16) -> bytes:
+    with open(path, 'rb') as f:
+        return f.read(n)
+
+
+def _pattern_suffix(pattern: str) -> str:
+    return pattern.rpartition('{name}')[2]
+
+
+def _shelf_base(path: Path) -> Optional[Path]:
+    """The name a shelf at ``path`` was opened with, if it is one."""
+    candidates = [path]
+    if path.suffix in SHELF_SUFFIXES:
+        candidates.append(path.with_suffix(''))
+    for base in candidates:
+        try:
+            found = dbm.whichdb(os.fspath(base))
+        except OSError:
+            continue
+        if found:  # None: unreadable; '': not a dbm file
+            return base
+    return None
+
+
+def detect_kind(path: Path, options: Options = Options()) -> str:
+    """The kind of stash at ``path`` (one of :data:`KINDS`).
+
+    :raises TargetError: when ``path`` is missing or nothing hutch knows
+    """
+    if not os.path.lexists(path) and _shelf_base(path) is None:
+        raise TargetError('no such file or folder', path=path)
+    if path.is_dir():
+        suffix = _pattern_suffix(options.pattern)
+        with os.scandir(path) as it:
+            names = [e.name for e in it]
+        if not names or any(n.endswith(suffix) for n in names):
+            return 'directory'
+        raise TargetError(
+            f'a folder with no {suffix or "data"} files, so not a directory '
+            'stash (give --kind directory to open it anyway)', path=path)
+    if path.is_file():
+        try:
+            head = _head(path)
+        except OSError as e:
+            raise TargetError(f'cannot read: {e.strerror}', path=path) from e
+        if head == SQLITE_HEADER:
+            return 'sqlite'
+        if head.startswith(ZIP_HEADERS):
+            return 'zip'
+    if _shelf_base(path) is not None:
+        return 'shelve'
+    raise TargetError(
+        'not a stash hutch knows (a folder of *.dat files, a SQLite file, '
+        'a zip or a dbm shelf); give --kind to say which', path=path)
+
+
+class Target(ABC):
+    """One stash on disk, as the command sees it."""
+
+    kind: ClassVar[str]
+    stash_class: ClassVar[str]
+    writable: ClassVar[bool] = True
+    #: the serializer the kind always uses, when it has one
+    serializer_hint: ClassVar[Optional[str]] = None
+
+    def __init__(self, path: Path, options: Options) -> None:
+        self.path = path
+        self.options = options
+
+    @abstractmethod
+    def keys(self) -> list[str]:
+        """Every key, in the stash's own order."""
+
+    @abstractmethod
+    def raw(self, key: str) -> Optional[bytes]:
+        """The bytes stored under ``key``; ``None`` when it is absent."""
+
+    def entry(self, key: str) -> tuple[Optional[int], Optional[float]]:
+        """The stored size in bytes and modification time of ``key``."""
+        data = self.raw(key)
+        return (None if data is None else len(data)), None
+
+    def files(self) -> Iterator[Path]:
+        """Every file the stash keeps its data in."""
+        if self.path.is_file():
+            yield self.path
+
+    def disk_bytes(self) -> int:
+        """The bytes the stash takes on disk."""
+        return sum(p.stat().st_size for p in self.files())
+
+    def details(self) -> list[tuple[str, str]]:
+        """Facts about this kind of stash worth showing in ``hutch info``."""
+        return []
+
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; whether it was there."""
+        raise TargetError(f'a {self.kind} stash is read-only', path=self.path)
+
+    def clear(self) -> None:
+        """Remove every key."""
+        raise TargetError(f'a {self.kind} stash is read-only', path=self.path)
+
+    def close(self) -> None:
+        """Let go of open files."""
+
+    def __enter__(self) -> Target:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def open_target(path: str | os.PathLike[str],
+                options: Options = Options()) -> Target:
+    """The target at ``path``, of ``options.kind`` or of the detected kind."""
+    from . import kinds  # the stash back ends load only when needed
+    p = Path(path)
+    kind = options.kind or detect_kind(p, options)
+    if kind not in KINDS:
+        raise TargetError(f'unknown kind {kind!r}; known: {", ".join(KINDS)}')
+    if options.kind and not os.path.lexists(p) and \
+            (kind != 'shelve' or _shelf_base(p) is None):
+        raise TargetError('no such file or folder', path=p)
+    return kinds.TARGETS[kind](p, options)
+
+
+def sqlite_tables(path: Path) -> list[str]:
+    """The tables of a SQLite file, read without writing to it."""
+    uri = f'{Path(path).resolve().as_uri()}?mode=ro'
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+        try:
+            rows = conn.execute(
+                "select name from sqlite_master where type = 'table' "
+                "and name not like 'sqlite_%' order by name").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        raise TargetError(f'cannot read SQLite file: {e}', path=path) from e
+    return [r[0] for r in rows]
+
+
+def zip_names(path: Path) -> list[zipfile.ZipInfo]:
+    """The entries of a zip file."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return z.infolist()
+    except zipfile.BadZipFile as e:
+        raise TargetError(f'cannot read zip file: {e}', path=path) from e
