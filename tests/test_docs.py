@@ -40,6 +40,7 @@ def run_block(doc: Path, line: int, source: str,
     if re.search(r'^\s*>>> ', source, re.MULTILINE):
         parser = doctest.DocTestParser()
         test = parser.get_doctest(source, namespace, where, str(doc), line - 1)
+        test.globs = namespace  # DocTest copies its globals; share them
         report: list[str] = []
         runner = doctest.DocTestRunner(
             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
