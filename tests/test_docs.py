@@ -4,14 +4,24 @@ A document's blocks run in order, in one namespace, in a fresh empty
 folder, so a later block may use what an earlier one made.  A block with
 ``>>>`` prompts runs as a doctest (its output must match); any other block
 is executed and must not raise.  The blocks run as a module registered in
-``sys.modules``, so classes they define pickle (and reach forked workers).  Blocks fenced as ``python``, ``py``,
-``python3`` or ``pycon`` all count: none is skipped.
+``sys.modules``, so classes they define pickle (and reach forked workers).
+Blocks fenced as ``python``, ``py``, ``python3`` or ``pycon`` all count:
+none is skipped.
+
+Blocks fenced as ``console`` show the ``hutch`` command at work: each line
+starting with ``$ hutch`` is run (the installed console script, in the same
+folder) and what it prints, standard output and error together, must match
+the lines that follow it (``...`` matches anything, as in a doctest).
 """
 
 from __future__ import annotations
 
 import doctest
+import os
 import re
+import shlex
+import shutil
+import subprocess
 import sys
 import traceback
 import types
@@ -26,12 +36,47 @@ DOCS = sorted([ROOT / 'README.md', *(ROOT / 'docs').glob('*.md')])
 _FENCE = re.compile(r'^```[ \t]*(\w*)[^\n]*\n(.*?)^```[ \t]*$',
                     re.MULTILINE | re.DOTALL)
 _PYTHON = {'python', 'py', 'python3', 'pycon'}
+HUTCH = shutil.which('hutch', path=os.fspath(Path(sys.executable).parent))
 
 
 def python_blocks(text: str) -> list[tuple[int, str]]:
     """``(line, source)`` of each Python block in a Markdown text."""
-    return [(text.count('\n', 0, m.start()) + 2, m.group(2))
-            for m in _FENCE.finditer(text) if m.group(1).lower() in _PYTHON]
+    return [(line, source) for line, lang, source in code_blocks(text)
+            if lang in _PYTHON]
+
+
+def code_blocks(text: str) -> list[tuple[int, str, str]]:
+    """``(line, language, source)`` of each fenced block in Markdown."""
+    return [(text.count('\n', 0, m.start()) + 2, m.group(1).lower(),
+             m.group(2)) for m in _FENCE.finditer(text)]
+
+
+def run_console(doc: Path, line: int, source: str) -> None:
+    """Run each ``$ hutch ...`` line; compare what it prints."""
+    where = f'{doc.relative_to(ROOT)}, console block at line {line}'
+    steps: list[tuple[str, list[str]]] = []
+    for text in source.splitlines():
+        if text.startswith('$ '):
+            steps.append((text[2:], []))
+        elif steps:
+            steps[-1][1].append(text)
+        else:
+            pytest.fail(f'{where}: output before any command', pytrace=False)
+    checker = doctest.OutputChecker()
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    for command, expected in steps:
+        argv = shlex.split(command)
+        if argv[0] != 'hutch':
+            pytest.fail(f'{where}: only hutch commands run here: {command}',
+                        pytrace=False)
+        assert HUTCH is not None, 'the hutch console script is not installed'
+        done = subprocess.run([HUTCH, *argv[1:]], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True,
+                              stdin=subprocess.DEVNULL, timeout=60)
+        want = '\n'.join(expected).rstrip('\n') + '\n' if expected else ''
+        if not checker.check_output(want, done.stdout, flags):
+            pytest.fail(f'{where}: $ {command}\nexpected:\n{want}got:\n'
+                        f'{done.stdout}', pytrace=False)
 
 
 def run_block(doc: Path, line: int, source: str,
@@ -63,8 +108,11 @@ def test_every_python_block_runs(doc: Path, tmp_path: Path,
     module = types.ModuleType(f'hutch_docs_{doc.stem.lower()}')
     monkeypatch.setitem(sys.modules, module.__name__, module)
     namespace = module.__dict__
-    for line, source in python_blocks(doc.read_text(encoding='utf-8')):
-        run_block(doc, line, source, namespace)
+    for line, lang, source in code_blocks(doc.read_text(encoding='utf-8')):
+        if lang in _PYTHON:
+            run_block(doc, line, source, namespace)
+        elif lang == 'console':
+            run_console(doc, line, source)
 
 
 def test_the_docs_hold_code_to_run() -> None:
@@ -73,6 +121,15 @@ def test_the_docs_hold_code_to_run() -> None:
     assert counts.get('README.md', 0) >= 1
     assert counts.get('guide.md', 0) >= 5, counts
     assert counts.get('porting.md', 0) >= 1, counts
+
+
+def test_a_console_block_must_match_what_hutch_prints(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(pytest.fail.Exception, match='expected'):
+        run_console(ROOT / 'README.md', 1, '$ hutch ls nowhere\nnothing\n')
+    run_console(ROOT / 'README.md', 1,
+                '$ hutch ls nowhere\nhutch: nowhere: no such ...\n')
 
 
 def test_block_extraction_finds_every_python_fence() -> None:

@@ -46,7 +46,7 @@ def _decompressor(codec: str) -> Callable[[bytes], bytes]:
     if codec == 'zlib':
         return zlib.decompress
     import zstandard  # only reached when the bytes carry zstd's magic
-    return zstandard.ZstdDecompressor().decompress  # type: ignore[no-any-return]
+    return zstandard.ZstdDecompressor().decompress
 
 
 def _sniff_plain(data: bytes) -> str:

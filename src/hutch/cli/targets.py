@@ -160,7 +160,7 @@ class Target(ABC):
         """Remove every key."""
         raise TargetError(f'a {self.kind} stash is read-only', path=self.path)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - most kinds hold nothing open
         """Let go of open files."""
 
     def __enter__(self) -> Target:
