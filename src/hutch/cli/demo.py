@@ -51,7 +51,7 @@ class Documents(ReadOnlyStash):
     ('doc-0002', 60, 64)
     """
 
-    def __init__(self, n: int, rounds: int = 3000) -> None:
+    def __init__(self, n: int, rounds: int = 1500) -> None:
         self.n = n
         self.rounds = rounds
 
@@ -83,8 +83,11 @@ class Documents(ReadOnlyStash):
 
 
 def _pipeline(folder: Path, items: int, workers: int,
-              progress: bool) -> Any:
-    """The stack the demo builds: a multiprocess factory over a folder."""
+              progress: Optional[bool] = None) -> Any:
+    """The stack the demo builds: a multiprocess factory over a folder.
+
+    The progress bar shows when standard error is a terminal.
+    """
     from ..multi import MultiProcessFactoryStash
     from ..stash.directory import DirectoryStash
     return MultiProcessFactoryStash(
@@ -94,7 +97,7 @@ def _pipeline(folder: Path, items: int, workers: int,
 
 def _build(folder: str, items: int, workers: int) -> None:
     """Entry point of the build the demo kills (runs in a child process)."""
-    _pipeline(Path(folder), items, workers, progress=True).prime()
+    _pipeline(Path(folder), items, workers).prime()
 
 
 class _Printer:
@@ -233,7 +236,7 @@ def pipeline(folder: Path, items: int, workers: int, say: _Printer) -> None:
 
     say()
     say('stash.prime()   # again, in this process: resumes')
-    stash = _pipeline(folder, items, workers, progress=True)
+    stash = _pipeline(folder, items, workers)
     _, took = _timed(stash.prime)
     sys.stderr.flush()
     after = _mtimes(folder)

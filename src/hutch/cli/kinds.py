@@ -19,6 +19,7 @@ from .targets import (
     Target,
     TargetError,
     _shelf_base,
+    shard_folders,
     sqlite_tables,
     zip_names,
 )
@@ -37,8 +38,35 @@ class DirectoryTarget(Target):
         if not path.is_dir():
             raise TargetError('not a folder', path=path)
         from ..stash.directory import DirectoryStash
+        self.shard = self._shard_count(path, options)
         self.stash = DirectoryStash(path, pattern=options.pattern,
-                                    serializer='bytes')
+                                    serializer='bytes', shard=self.shard)
+
+    @staticmethod
+    def _shard_count(path: Path, options: Options) -> int:
+        """The shard count the folder was written with (0: not sharded)."""
+        if options.shard is not None:
+            return options.shard
+        names = shard_folders(path)
+        if not names:
+            return 0
+        # a key lives in folder crc32(key) % count: only the right count
+        # finds every data file a key; try the likely ones
+        from ..stash.directory import DirectoryStash
+        suffix = options.pattern.rpartition('{name}')[2]
+        files = sum(1 for n in names for f in os.listdir(path / n)
+                    if f.endswith(suffix) and not is_temp_name(f))
+        width = len(names[0])
+        top = 16 ** width
+        low = max(int(n, 16) for n in names) + 1
+        candidates = sorted({top, max(low, 2)} | {
+            2 ** i for i in range(1, 4 * width + 1) if low <= 2 ** i <= top})
+        for count in candidates:
+            stash = DirectoryStash(path, pattern=options.pattern, shard=count)
+            if len(stash.keys()) == files:
+                return count
+        raise TargetError('a sharded directory stash whose shard count could '
+                          'not be worked out; give --shard N', path=path)
 
     def keys(self) -> list[str]:
         return list(self.stash.keys())
@@ -61,7 +89,10 @@ class DirectoryTarget(Target):
                     yield Path(folder, name)
 
     def details(self) -> list[tuple[str, str]]:
-        return [('pattern', self.options.pattern)]
+        rows = [('pattern', self.options.pattern)]
+        if self.shard:
+            rows.append(('shards', str(self.shard)))
+        return rows
 
     def delete(self, key: str) -> bool:
         present = self.stash.exists(key)
@@ -88,18 +119,20 @@ class SqliteTarget(Target):
     def _pick_table(path: Path, table: Optional[str]) -> str:
         # opening a stash on a missing table would create it: look first
         tables = sqlite_tables(path)
+        names = ', '.join(tables) or 'none'
+        stashes = [t for t, cols in tables.items() if cols == ['key', 'value']]
         if table is not None:
-            if table not in tables:
-                raise TargetError(f'no table {table!r} in this SQLite file '
-                                  f'(tables: {", ".join(tables) or "none"})',
-                                  path=path)
+            if table not in stashes:
+                raise TargetError(f'no stash table {table!r} in this SQLite '
+                                  f'file (tables: {names})', path=path)
             return table
-        if 'stash' in tables:
+        if 'stash' in stashes:
             return 'stash'
-        if len(tables) == 1:
-            return tables[0]
-        raise TargetError('a SQLite file with no stash table; give --table '
-                          f'(tables: {", ".join(tables) or "none"})', path=path)
+        if len(stashes) == 1:
+            return stashes[0]
+        which = 'several stash tables' if stashes else 'no stash table'
+        raise TargetError(f'a SQLite file with {which}; give --table '
+                          f'(tables: {names})', path=path)
 
     def keys(self) -> list[str]:
         return list(self.stash.keys())

@@ -47,7 +47,8 @@ def _sorted_keys(target: Target) -> list[str]:
 
 
 def _options(args: argparse.Namespace) -> Options:
-    return Options(kind=args.kind, pattern=args.pattern, table=args.table)
+    return Options(kind=args.kind, pattern=args.pattern, table=args.table,
+                   shard=args.shard)
 
 
 def _out(args: argparse.Namespace) -> TextIO:
@@ -119,9 +120,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     out = _out(args)
     with open_target(args.path, _options(args)) as target:
-        keys = target.keys()
+        # sizes first: reading may open files (a SQLite journal) for a while
         files = list(target.files())
         disk = sum(p.stat().st_size for p in files)
+        keys = target.keys()
         if args.serializer:
             ser = f'{args.serializer} (given)'
         elif target.serializer_hint:
@@ -206,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument('--pattern', default='{name}.dat',
                        help="a directory stash's file name pattern "
                             "(default: %(default)s)")
+    where.add_argument('--shard', type=_shards, metavar='N',
+                       help="a directory stash's shard count (default: "
+                            'worked out from its folders)')
     where.add_argument('--table', help="a SQLite stash's table "
                                        '(default: its only stash table)')
     reading = argparse.ArgumentParser(add_help=False)
@@ -271,6 +276,13 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f'not a number: {text!r}') from None
     if n < 1:
         raise argparse.ArgumentTypeError(f'must be at least 1, got {n}')
+    return n
+
+
+def _shards(text: str) -> int:
+    n = _positive(text) if text != '0' else 0
+    if n == 1:
+        raise argparse.ArgumentTypeError('must be 0 or at least 2')
     return n
 
 

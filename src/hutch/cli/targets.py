@@ -11,8 +11,9 @@ and reads without writing: nothing on disk changes unless ``rm`` or
 
 Kinds are told apart by content, not by name:
 
-* a folder is a directory stash when it is empty or holds files that match
-  the pattern (``*.dat`` by default);
+* a folder is a directory stash when it is empty, holds files that match
+  the pattern (``*.dat`` by default), or holds only shard folders (``00``,
+  ``01`` ...; the shard count is worked out unless ``--shard`` gives it);
 * a file is SQLite when its first 16 bytes are SQLite's header, and a zip
   when it starts with a zip signature;
 * a path is a shelf when :func:`dbm.whichdb` recognises it, with or without
@@ -55,6 +56,7 @@ class Options:
     kind: Optional[str] = None
     pattern: str = '{name}.dat'
     table: Optional[str] = None
+    shard: Optional[int] = None
 
 
 def _head(path: Path, n: int = 16) -> bytes:
@@ -64,6 +66,23 @@ def _head(path: Path, n: int = 16) -> bytes:
 
 def _pattern_suffix(pattern: str) -> str:
     return pattern.rpartition('{name}')[2]
+
+
+def shard_folders(path: Path) -> list[str]:
+    """The names of a sharded directory stash's shard folders, if it is one.
+
+    Shard folders are named by a hex number, all of one width; a folder
+    holding anything else is not sharded.
+    """
+    with os.scandir(path) as it:
+        entries = [(e.name, e.is_dir()) for e in it
+                   if not e.name.startswith('.')]
+    names = [n for n, is_dir in entries if is_dir]
+    if not names or len(names) != len(entries) or \
+            len({len(n) for n in names}) != 1 or \
+            not all(c in '0123456789abcdef' for n in names for c in n):
+        return []
+    return sorted(names)
 
 
 def _shelf_base(path: Path) -> Optional[Path]:
@@ -92,7 +111,8 @@ def detect_kind(path: Path, options: Options = Options()) -> str:
         suffix = _pattern_suffix(options.pattern)
         with os.scandir(path) as it:
             names = [e.name for e in it]
-        if not names or any(n.endswith(suffix) for n in names):
+        if not names or any(n.endswith(suffix) for n in names) or \
+                shard_folders(path):
             return 'directory'
         raise TargetError(
             f'a folder with no {suffix or "data"} files, so not a directory '
@@ -184,20 +204,24 @@ def open_target(path: str | os.PathLike[str],
     return kinds.TARGETS[kind](p, options)
 
 
-def sqlite_tables(path: Path) -> list[str]:
-    """The tables of a SQLite file, read without writing to it."""
+def sqlite_tables(path: Path) -> dict[str, list[str]]:
+    """The tables of a SQLite file and their columns, read without writing."""
     uri = f'{Path(path).resolve().as_uri()}?mode=ro'
     try:
         conn = sqlite3.connect(uri, uri=True)
         try:
-            rows = conn.execute(
+            names = [r[0] for r in conn.execute(
                 "select name from sqlite_master where type = 'table' "
-                "and name not like 'sqlite_%' order by name").fetchall()
+                "and name not like 'sqlite_%' order by name")]
+            tables = {
+                name: [r[1] for r in conn.execute(
+                    'select * from pragma_table_info(?)', (name,))]
+                for name in names}
         finally:
             conn.close()
     except sqlite3.Error as e:
         raise TargetError(f'cannot read SQLite file: {e}', path=path) from e
-    return [r[0] for r in rows]
+    return tables
 
 
 def zip_names(path: Path) -> list[zipfile.ZipInfo]:
