@@ -3,8 +3,8 @@ subprocess, on real stashes made in a temporary folder."""
 
 from __future__ import annotations
 
-import os
 import json
+import os
 import pty
 import re
 import shelve

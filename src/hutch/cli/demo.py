@@ -142,18 +142,18 @@ def seed_example(folder: Path, say: _Printer) -> None:
         say('(skipped: @persisted is not part of this build yet)')
         return
 
-    class SomeClass(PersistableContainer):  # type: ignore[misc]
+    class SomeClass(PersistableContainer):
         def __init__(self, n: int) -> None:
             self.n = n
             self._counter = PersistedWork(Path('counter.dat'), self, mkdir=True)
 
-        @property  # type: ignore[misc]
+        @property
         @persisted('_counter')
         def count(self) -> int:
             say('returning count value')
             return self.n * 2
 
-        @property  # type: ignore[misc]
+        @property
         @persisted('_notsaved')
         def notsaved(self) -> int:
             say('returning unsaved value')

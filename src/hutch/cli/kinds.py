@@ -57,10 +57,10 @@ class DirectoryTarget(Target):
         files = sum(1 for n in names for f in os.listdir(path / n)
                     if f.endswith(suffix) and not is_temp_name(f))
         width = len(names[0])
-        top = 16 ** width
+        top = 1 << (4 * width)
         low = max(int(n, 16) for n in names) + 1
         candidates = sorted({top, max(low, 2)} | {
-            2 ** i for i in range(1, 4 * width + 1) if low <= 2 ** i <= top})
+            1 << i for i in range(1, 4 * width + 1) if low <= 1 << i <= top})
         for count in candidates:
             stash = DirectoryStash(path, pattern=options.pattern, shard=count)
             if len(stash.keys()) == files:
