@@ -290,6 +290,35 @@ def test_show_of_a_corrupt_file_fails_in_one_line(folder: Path) -> None:
                "cannot read the value as pickle")
 
 
+def test_a_value_of_a_class_that_cannot_be_imported_fails_in_one_line(
+        tmp_path: Path) -> None:
+    module = tmp_path / 'gone_module.py'
+    module.write_text('class Thing:\n    pass\n')
+    subprocess.run(
+        [sys.executable, '-c', 'import gone_module\nfrom hutch import '
+         'DirectoryStash\nDirectoryStash("s")["t"] = gone_module.Thing()'],
+        cwd=tmp_path, check=True, timeout=60,
+        env={**os.environ, 'PYTHONPATH': os.pathsep.join(
+            [os.fspath(tmp_path), os.environ.get('PYTHONPATH', '')])})
+    module.unlink()
+    done = hutch('show', os.fspath(tmp_path / 's'), 't')
+    fails_with(done, 1, "No module named 'gone_module'")
+    assert 't.dat' in done.stderr and '--raw' in done.stderr
+
+
+def test_an_unknown_serializer_is_a_usage_error(folder: Path) -> None:
+    done = hutch('show', '--serializer', 'yaml', os.fspath(folder), 'doc-2')
+    assert done.returncode == 2
+    assert "unknown serializer 'yaml'" in done.stderr
+
+
+def test_a_kind_that_does_not_fit_fails_in_one_line(folder: Path) -> None:
+    for kind in ('sqlite', 'zip', 'shelve'):
+        done = hutch('ls', '--kind', kind, os.fspath(folder))
+        assert done.returncode == 1, (kind, done.stderr)
+        assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
 def test_info_gives_kind_keys_size_and_serializer(folder: Path) -> None:
     done = hutch('info', os.fspath(folder))
     assert done.returncode == 0, done.stderr

@@ -82,6 +82,9 @@ class DirectoryTarget(Target):
             return None, None
         return st.st_size, st.st_mtime
 
+    def where(self, key: str) -> Path:
+        return self.stash.key_to_path(key)
+
     def files(self) -> Iterator[Path]:
         for folder, _, names in os.walk(self.path):
             for name in names:

@@ -102,8 +102,9 @@ def cmd_show(args: argparse.Namespace) -> int:
             value = get_serializer(name).loads(data)
         except Exception as e:
             raise PersistableError(
-                f'cannot read the value as {name}: {type(e).__name__}: {e}',
-                key=args.key, path=target.path) from e
+                f'cannot read the value as {name}: {type(e).__name__}: {e}; '
+                '--raw writes the stored bytes', key=args.key,
+                path=target.where(args.key)) from e
     if args.json:
         try:
             text = render.format_json(value)
@@ -214,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument('--table', help="a SQLite stash's table "
                                        '(default: its only stash table)')
     reading = argparse.ArgumentParser(add_help=False)
-    reading.add_argument('--serializer', metavar='NAME',
+    reading.add_argument('--serializer', metavar='NAME', type=_serializer,
                          help="how values were written, e.g. 'pickle', "
                               "'json+zlib' (default: sniffed from the data)")
 
@@ -277,6 +278,14 @@ def _positive(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f'must be at least 1, got {n}')
     return n
+
+
+def _serializer(text: str) -> str:
+    try:
+        get_serializer(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 def _shards(text: str) -> int:

@@ -159,6 +159,10 @@ class Target(ABC):
         data = self.raw(key)
         return (None if data is None else len(data)), None
 
+    def where(self, key: str) -> Path:
+        """The file that holds ``key``, for messages."""
+        return self.path
+
     def files(self) -> Iterator[Path]:
         """Every file the stash keeps its data in."""
         if self.path.is_file():
