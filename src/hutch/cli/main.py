@@ -17,7 +17,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import Any, Optional, TextIO
+from typing import Any, Optional
 
 from .. import __version__
 from ..errors import PersistableError
@@ -51,19 +51,15 @@ def _options(args: argparse.Namespace) -> Options:
                    shard=args.shard)
 
 
-def _out(args: argparse.Namespace) -> TextIO:
-    return args.stdout  # type: ignore[no-any-return]
-
-
-def _serializer_for(args: argparse.Namespace, target: Target, key: str,
+def _serializer_for(args: argparse.Namespace, target: Target,
                     data: bytes) -> str:
     if args.serializer:
-        return args.serializer  # type: ignore[no-any-return]
+        return str(args.serializer)
     return target.serializer_hint or render.sniff_serializer(data)
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    out = _out(args)
+    out = sys.stdout
     with open_target(args.path, _options(args)) as target:
         keys = _sorted_keys(target)
         shown = keys if args.limit is None else keys[:args.limit]
@@ -90,14 +86,14 @@ def _read(target: Target, key: str) -> bytes:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    out = _out(args)
+    out = sys.stdout
     with open_target(args.path, _options(args)) as target:
         data = _read(target, args.key)
         if args.raw:
             out.flush()
             out.buffer.write(data)
             return 0
-        name = _serializer_for(args, target, args.key, data)
+        name = _serializer_for(args, target, data)
         try:
             value = get_serializer(name).loads(data)
         except Exception as e:
@@ -119,7 +115,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    out = _out(args)
+    out = sys.stdout
     with open_target(args.path, _options(args)) as target:
         # sizes first: reading may open files (a SQLite journal) for a while
         files = list(target.files())
@@ -172,21 +168,19 @@ def _confirm(question: str) -> None:
 
 def cmd_clear(args: argparse.Namespace) -> int:
     with open_target(args.path, _options(args)) as target:
-        if not target.writable:
-            target.clear()  # raises: the kind is read-only
+        target.check_writable()
         n = len(target.keys())
         if not args.yes:
             _confirm(f'remove all {n} keys from the {target.kind} stash at '
                      f'{target.path}?')
         target.clear()
-    _out(args).write(f'removed {n} key{"" if n == 1 else "s"}\n')
+    sys.stdout.write(f'removed {n} key{"" if n == 1 else "s"}\n')
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
-    return run_demo(args.dir, items=args.items, workers=args.workers,
-                    out=_out(args))
+    return run_demo(args.dir, items=args.items, workers=args.workers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -313,7 +307,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    args.stdout = sys.stdout
     try:
         return args.func(args)  # type: ignore[no-any-return]
     except KeyboardInterrupt:

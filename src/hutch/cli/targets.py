@@ -176,13 +176,21 @@ class Target(ABC):
         """Facts about this kind of stash worth showing in ``hutch info``."""
         return []
 
+    def check_writable(self) -> None:
+        """Raise :class:`TargetError` unless this kind can be written."""
+        if not self.writable:
+            raise TargetError(f'a {self.kind} stash is read-only',
+                              path=self.path)
+
     def delete(self, key: str) -> bool:
         """Remove ``key``; whether it was there."""
-        raise TargetError(f'a {self.kind} stash is read-only', path=self.path)
+        self.check_writable()
+        raise NotImplementedError
 
     def clear(self) -> None:
         """Remove every key."""
-        raise TargetError(f'a {self.kind} stash is read-only', path=self.path)
+        self.check_writable()
+        raise NotImplementedError
 
     def close(self) -> None:  # noqa: B027 - most kinds hold nothing open
         """Let go of open files."""
@@ -205,6 +213,8 @@ def open_target(path: str | os.PathLike[str],
     if options.kind and not os.path.lexists(p) and \
             (kind != 'shelve' or _shelf_base(p) is None):
         raise TargetError('no such file or folder', path=p)
+    if kind in ('sqlite', 'zip') and p.is_dir():
+        raise TargetError(f'a folder, not a {kind} file', path=p)
     return kinds.TARGETS[kind](p, options)
 
 
