@@ -136,11 +136,7 @@ def _mtimes(folder: Path) -> dict[str, int]:
 def seed_example(folder: Path, say: _Printer) -> None:
     """Part 1: the seed's example, run in ``folder``."""
     say.section('1. Method-level persistence: the seed example')
-    try:
-        from .. import PersistableContainer, PersistedWork, persisted
-    except ImportError:
-        say('(skipped: @persisted is not part of this build yet)')
-        return
+    from .. import PersistableContainer, PersistedWork, persisted
 
     class SomeClass(PersistableContainer):
         def __init__(self, n: int) -> None:
