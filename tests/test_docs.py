@@ -3,8 +3,13 @@
 A document's blocks run in order, in one namespace, in a fresh empty
 folder, so a later block may use what an earlier one made.  A block with
 ``>>>`` prompts runs as a doctest (its output must match); any other block
-is executed and must not raise.  The blocks run as a module registered in
-``sys.modules``, so classes they define pickle (and reach forked workers).
+is executed and must not raise.
+
+The blocks run as the body of a module registered in ``sys.modules``, so
+what they define pickles by reference.  The imports, classes and functions
+they define are also written to that module's file (in a folder of its
+own, put on ``sys.path``), so worker processes started by ``spawn`` or
+``forkserver`` import them too.
 Blocks fenced as ``python``, ``py``, ``python3`` or ``pycon`` all count:
 none is skipped.
 
@@ -16,6 +21,7 @@ the lines that follow it (``...`` matches anything, as in a doctest).
 
 from __future__ import annotations
 
+import ast
 import doctest
 import os
 import re
@@ -79,6 +85,56 @@ def run_console(doc: Path, line: int, source: str) -> None:
                         f'{done.stdout}', pytrace=False)
 
 
+_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef,
+                ast.AsyncFunctionDef)
+
+
+def definitions(source: str) -> list[str]:
+    """The imports, classes, functions and constants ``source`` defines."""
+    if re.search(r'^\s*>>> ', source, re.MULTILINE):
+        pieces = [e.source for e in doctest.DocTestParser().get_examples(source)]
+    else:
+        pieces = [source]
+    kept = []
+    for piece in pieces:
+        for node in ast.parse(piece).body:
+            if isinstance(node, _DEFINITIONS) or (
+                    isinstance(node, ast.Assign) and _is_literal(node.value)
+                    and all(isinstance(t, ast.Name) for t in node.targets)):
+                kept.append(ast.unparse(node))
+    return kept
+
+
+def _is_literal(node: ast.expr) -> bool:
+    try:
+        ast.literal_eval(node)
+    except ValueError:
+        return False
+    return True
+
+
+class DocModule:
+    """The module a document's blocks run in, importable by workers."""
+
+    def __init__(self, name: str, folder: Path,
+                 monkeypatch: pytest.MonkeyPatch) -> None:
+        self.module = types.ModuleType(name)
+        self.file = folder / f'{name}.py'
+        self.defined: list[str] = []
+        monkeypatch.setitem(sys.modules, name, self.module)
+        monkeypatch.syspath_prepend(os.fspath(folder))
+
+    @property
+    def namespace(self) -> dict[str, Any]:
+        return self.module.__dict__
+
+    def define(self, source: str) -> None:
+        """Add what ``source`` defines to the module's file."""
+        self.defined.extend(definitions(source))
+        self.file.write_text('\n\n'.join(self.defined) + '\n',
+                             encoding='utf-8')
+
+
 def run_block(doc: Path, line: int, source: str,
               namespace: dict[str, Any]) -> None:
     where = f'{doc.relative_to(ROOT)}, block at line {line}'
@@ -103,14 +159,15 @@ def run_block(doc: Path, line: int, source: str,
 @pytest.mark.parametrize('doc', DOCS, ids=lambda p: p.name)
 def test_every_python_block_runs(doc: Path, tmp_path: Path,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    # the blocks run as a module of their own, so what they define pickles
-    module = types.ModuleType(f'hutch_docs_{doc.stem.lower()}')
-    monkeypatch.setitem(sys.modules, module.__name__, module)
-    namespace = module.__dict__
+    work, code = tmp_path / 'work', tmp_path / 'code'
+    work.mkdir()
+    code.mkdir()
+    monkeypatch.chdir(work)
+    module = DocModule(f'hutch_docs_{doc.stem.lower()}', code, monkeypatch)
     for line, lang, source in code_blocks(doc.read_text(encoding='utf-8')):
         if lang in _PYTHON:
-            run_block(doc, line, source, namespace)
+            module.define(source)
+            run_block(doc, line, source, module.namespace)
         elif lang == 'console':
             run_console(doc, line, source)
 
@@ -130,6 +187,19 @@ def test_a_console_block_must_match_what_hutch_prints(
         run_console(ROOT / 'README.md', 1, '$ hutch ls nowhere\nnothing\n')
     run_console(ROOT / 'README.md', 1,
                 '$ hutch ls nowhere\nhutch: nowhere: no such ...\n')
+
+
+def test_a_spawned_worker_imports_what_a_block_defines(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+    module = DocModule('hutch_docs_probe', tmp_path, monkeypatch)
+    source = ('>>> import math\n>>> LIMIT = 3\n'
+              '>>> def root(n):\n...     return math.isqrt(n) + LIMIT\n'
+              '>>> print("not for workers")\nnot for workers\n')
+    module.define(source)
+    run_block(ROOT / 'README.md', 1, source, module.namespace)
+    with multiprocessing.get_context('spawn').Pool(1) as pool:
+        assert pool.map(module.namespace['root'], [16]) == [7]
 
 
 def test_block_extraction_finds_every_python_fence() -> None:

@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 from .._files import is_temp_name
 from .targets import (
+    SHELF_SUFFIXES,
     Options,
     Target,
     TargetError,
@@ -199,12 +200,12 @@ class ZipTarget(Target):
 
 
 class ShelveTarget(Target):
-    """A ``dbm`` shelf: read through ``dbm`` in read-only mode, written
-    through :class:`~hutch.stash.shelve.ShelveStash`."""
+    """A ``dbm`` shelf, read and written through
+    :class:`~hutch.stash.shelve.ShelveStash` (which holds the shelf's lock
+    for each call, so the command never reads a half-made change)."""
 
     kind = 'shelve'
     stash_class = 'ShelveStash'
-    serializer_hint = 'pickle'
 
     def __init__(self, path: Path, options: Options) -> None:
         super().__init__(path, options)
@@ -213,64 +214,39 @@ class ShelveTarget(Target):
             raise TargetError('not a dbm shelf', path=path)
         self.base = base
         self.backend = dbm.whichdb(os.fspath(base)) or 'unknown'
-        self._db: Any = None
-        self._writer: Any = None
-
-    def _reader(self) -> Any:
-        if self._db is None:
-            try:
-                self._db = dbm.open(os.fspath(self.base), 'r')
-            except Exception as e:
-                raise TargetError(f'cannot open shelf: {e}',
-                                  path=self.path) from e
-        return self._db
+        from ..stash.shelve import ShelveStash
+        self.stash = ShelveStash(base, writeback=False, serializer='bytes')
 
     def keys(self) -> list[str]:
-        return [k.decode('utf-8') for k in self._reader().keys()]
+        return list(self.stash.keys())
 
     def raw(self, key: str) -> Optional[bytes]:
-        try:
-            return bytes(self._reader()[key.encode('utf-8')])
-        except KeyError:
-            return None
+        data = self.stash.load(key)
+        return data if isinstance(data, bytes) else None
 
     def files(self) -> Iterator[Path]:
-        folder = self.base.parent
         stem = self.base.name
-        for entry in os.scandir(folder):
-            if entry.is_file() and (entry.name == stem or (
-                    entry.name.startswith(stem + '.')
-                    and Path(entry.name).suffix in
-                    ('.dat', '.dir', '.bak', '.db', '.pag'))):
-                yield Path(entry.path)
+        with os.scandir(self.base.parent) as it:
+            for entry in it:
+                name = entry.name
+                if entry.is_file() and (name == stem or (
+                        name.startswith(stem + '.') and
+                        name[len(stem):] in SHELF_SUFFIXES)):
+                    yield Path(entry.path)
 
     def details(self) -> list[tuple[str, str]]:
         return [('dbm', self.backend)]
 
-    def _stash(self) -> Any:
-        # reads go through dbm opened read-only; writes through the stash
-        if self._writer is None:
-            self.close()
-            from ..stash.shelve import ShelveStash
-            self._writer = ShelveStash(self.base, writeback=False)
-        return self._writer
-
     def delete(self, key: str) -> bool:
-        stash = self._stash()
-        present = bool(stash.exists(key))
-        stash.delete(key)
+        present = bool(self.stash.exists(key))
+        self.stash.delete(key)
         return present
 
     def clear(self) -> None:
-        self._stash().clear()
+        self.stash.clear()
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        self.stash.close()
 
 
 TARGETS: dict[str, type[Target]] = {
