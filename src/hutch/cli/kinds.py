@@ -11,7 +11,7 @@ import dbm
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from .._files import is_temp_name
 from .targets import (
