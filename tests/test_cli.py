@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import pytest
 
-from hutch import DirectoryStash, SqliteStash
+from hutch import DirectoryStash, ShelveStash, SqliteStash
 
 HUTCH = shutil.which('hutch', path=os.fspath(Path(sys.executable).parent))
 
@@ -178,6 +178,23 @@ def test_reading_a_shelf_changes_no_file(shelf: Path) -> None:
         assert hutch(args[0], *args[1:], os.fspath(shelf), *extra) \
             .returncode == 0
     assert snapshot(shelf.parent) == before
+
+
+def test_a_shelf_written_with_json_is_shown(tmp_path: Path) -> None:
+    stash = ShelveStash(tmp_path / 'shelf', serializer='json')
+    stash.dump('k', {'a': [1]})
+    stash.close()
+    assert hutch('show', os.fspath(tmp_path / 'shelf'), 'k').stdout == \
+        "{'a': [1]}\n"
+
+
+def test_rm_and_clear_write_to_a_shelf(shelf: Path) -> None:
+    assert hutch('rm', os.fspath(shelf), 'alpha').returncode == 0
+    with shelve.open(os.fspath(shelf)) as s:
+        assert sorted(s) == ['beta']
+    done = hutch('clear', '--yes', os.fspath(shelf))
+    assert (done.returncode, done.stdout) == (0, 'removed 1 key\n')
+    assert list(shelf.parent.iterdir()) == []
 
 
 # -- zip files ---------------------------------------------------------------
@@ -468,6 +485,23 @@ def test_rm_and_clear_write_to_a_sqlite_stash(database: Path) -> None:
     stash = SqliteStash(database)
     assert len(stash) == 0
     stash.close()
+
+
+def test_a_shelf_written_with_json_is_shown(tmp_path: Path) -> None:
+    stash = ShelveStash(tmp_path / 'shelf', serializer='json')
+    stash.dump('k', {'a': [1]})
+    stash.close()
+    assert hutch('show', os.fspath(tmp_path / 'shelf'), 'k').stdout == \
+        "{'a': [1]}\n"
+
+
+def test_rm_and_clear_write_to_a_shelf(shelf: Path) -> None:
+    assert hutch('rm', os.fspath(shelf), 'alpha').returncode == 0
+    with shelve.open(os.fspath(shelf)) as s:
+        assert sorted(s) == ['beta']
+    done = hutch('clear', '--yes', os.fspath(shelf))
+    assert (done.returncode, done.stdout) == (0, 'removed 1 key\n')
+    assert list(shelf.parent.iterdir()) == []
 
 
 # -- zip files ---------------------------------------------------------------
