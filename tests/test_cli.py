@@ -199,6 +199,15 @@ def test_rm_and_clear_write_to_a_shelf(shelf: Path) -> None:
 
 # -- zip files ---------------------------------------------------------------
 
+def test_a_zip_lists_its_entries_and_shows_them(zipped: Path) -> None:
+    assert hutch('ls', os.fspath(zipped)).stdout.splitlines() == \
+        ['greeting.txt', 'numbers.json']
+    assert hutch('show', os.fspath(zipped), 'greeting.txt').stdout == \
+        "'hello'\n"
+    assert hutch('show', os.fspath(zipped), 'numbers.json').stdout == \
+        '[1, 2, 3]\n'
+
+
 def test_a_zip_is_detected_by_its_signature(zipped: Path) -> None:
     renamed = zipped.with_name('archive.bin')
     zipped.rename(renamed)
@@ -485,34 +494,6 @@ def test_rm_and_clear_write_to_a_sqlite_stash(database: Path) -> None:
     stash = SqliteStash(database)
     assert len(stash) == 0
     stash.close()
-
-
-def test_a_shelf_written_with_json_is_shown(tmp_path: Path) -> None:
-    stash = ShelveStash(tmp_path / 'shelf', serializer='json')
-    stash.dump('k', {'a': [1]})
-    stash.close()
-    assert hutch('show', os.fspath(tmp_path / 'shelf'), 'k').stdout == \
-        "{'a': [1]}\n"
-
-
-def test_rm_and_clear_write_to_a_shelf(shelf: Path) -> None:
-    assert hutch('rm', os.fspath(shelf), 'alpha').returncode == 0
-    with shelve.open(os.fspath(shelf)) as s:
-        assert sorted(s) == ['beta']
-    done = hutch('clear', '--yes', os.fspath(shelf))
-    assert (done.returncode, done.stdout) == (0, 'removed 1 key\n')
-    assert list(shelf.parent.iterdir()) == []
-
-
-# -- zip files ---------------------------------------------------------------
-
-def test_a_zip_lists_its_entries_and_shows_them(zipped: Path) -> None:
-    assert hutch('ls', os.fspath(zipped)).stdout.splitlines() == \
-        ['greeting.txt', 'numbers.json']
-    assert hutch('show', os.fspath(zipped), 'greeting.txt').stdout == \
-        "'hello'\n"
-    assert hutch('show', os.fspath(zipped), 'numbers.json').stdout == \
-        '[1, 2, 3]\n'
 
 
 # -- the demonstration -------------------------------------------------------
