@@ -30,7 +30,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional, TextIO
 
+from .._files import is_temp_name
+from ..multi import MultiProcessFactoryStash
 from ..stash.base import ReadOnlyStash
+from ..stash.compose import CacheStash
+from ..stash.directory import DirectoryStash
 
 __all__ = ['Documents', 'run_demo']
 
@@ -42,8 +46,8 @@ class Documents(ReadOnlyStash):
     """The expensive part of the pipeline: makes and analyses a document.
 
     Each key names a synthetic document; loading it tokenizes the text and
-    hashes it a few hundred times (a stand-in for real feature extraction,
-    about a millisecond of CPU).  Picklable, so worker processes get a copy
+    hashes it a few thousand times (a stand-in for real feature extraction,
+    a millisecond or two of CPU).  Picklable, so worker processes get a copy
     under any start method.
 
     >>> doc = Documents(3).load('doc-0002')
@@ -51,7 +55,7 @@ class Documents(ReadOnlyStash):
     ('doc-0002', 60, 64)
     """
 
-    def __init__(self, n: int, rounds: int = 1500) -> None:
+    def __init__(self, n: int, rounds: int = 3000) -> None:
         self.n = n
         self.rounds = rounds
 
@@ -83,13 +87,11 @@ class Documents(ReadOnlyStash):
 
 
 def _pipeline(folder: Path, items: int, workers: int,
-              progress: Optional[bool] = None) -> Any:
+              progress: Optional[bool] = None) -> MultiProcessFactoryStash:
     """The stack the demo builds: a multiprocess factory over a folder.
 
     The progress bar shows when standard error is a terminal.
     """
-    from ..multi import MultiProcessFactoryStash
-    from ..stash.directory import DirectoryStash
     return MultiProcessFactoryStash(
         DirectoryStash(folder), Documents(items),
         chunk_size=50, workers=workers, progress=progress)
@@ -195,7 +197,8 @@ def _interrupted_build(folder: Path, items: int, workers: int,
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
         child.wait(timeout=30)
-    sys.stderr.write('\n')
+    if sys.stderr.isatty():
+        sys.stderr.write('\n')  # end the killed build's progress bar
     if child.returncode == 0:
         say('(the build finished before it could be interrupted)')
     else:
@@ -207,13 +210,6 @@ def pipeline(folder: Path, items: int, workers: int, say: _Printer) -> None:
     """Parts 2 and 3: build, interrupt, resume, and read back."""
     say.section(f'2. A pipeline: {items} items built on {workers} worker '
                 'processes into a DirectoryStash')
-    try:
-        from ..multi import MultiProcessFactoryStash  # noqa: F401
-        from ..stash.directory import DirectoryStash
-    except ImportError as e:
-        say(f'(skipped: {e.name} is not part of this build yet)')
-        return
-    from .. import CacheStash
     folder.mkdir(parents=True, exist_ok=True)
     say(f'(in {folder})')
     say('stash = MultiProcessFactoryStash(DirectoryStash(folder), '
@@ -222,12 +218,12 @@ def pipeline(folder: Path, items: int, workers: int, say: _Printer) -> None:
     _, took = _timed(lambda: _interrupted_build(folder, items, workers, say))
     store = DirectoryStash(folder)
     kept = len(store)
-    stale = sum(1 for n in os.listdir(folder) if n.startswith('.'))
+    stale = sum(1 for n in os.listdir(folder) if is_temp_name(n))
     intact, check = _timed(lambda: sum(
         1 for k, v in store if isinstance(v, dict) and v.get('id') == k))
-    say(f'after {took:.1f} s: {kept} items stored, all {intact} read back '
-        f'whole ({check:.2f} s); {stale} stale temporary file(s) left by '
-        'the kill, which are never keys')
+    say(f'after {took:.1f} s: {kept} items stored, {intact} of them read '
+        f'back whole ({check:.2f} s); {stale} stale temporary file(s) left '
+        'by the kill, which are never keys')
     before = _mtimes(folder)
 
     say()
