@@ -109,6 +109,12 @@ def test_a_plain_file_is_not_a_stash(tmp_path: Path) -> None:
                'not a stash hutch knows')
 
 
+def test_one_file_of_a_folder_stash_points_to_its_folder(
+        folder: Path) -> None:
+    file = DirectoryStash(folder).key_to_path('doc-2')
+    fails_with(hutch('show', os.fspath(file), 'doc-2'), 1, 'give its folder')
+
+
 def test_a_folder_without_data_files_is_not_a_directory_stash(
         tmp_path: Path) -> None:
     (tmp_path / 'notes.txt').write_text('hello')

@@ -110,7 +110,8 @@ def detect_kind(path: Path, options: Options = Options()) -> str:
     if path.is_dir():
         suffix = _pattern_suffix(options.pattern)
         with os.scandir(path) as it:
-            names = [e.name for e in it]
+            # data files never start with a dot (keys that do are encoded)
+            names = [e.name for e in it if not e.name.startswith('.')]
         if not names or any(n.endswith(suffix) for n in names) or \
                 shard_folders(path):
             return 'directory'
@@ -128,6 +129,10 @@ def detect_kind(path: Path, options: Options = Options()) -> str:
             return 'zip'
     if _shelf_base(path) is not None:
         return 'shelve'
+    if path.is_file() and path.name.endswith(_pattern_suffix(options.pattern)):
+        raise TargetError(
+            'one file of a directory stash, not a stash: give its folder, '
+            f'and the key (e.g. hutch show {path.parent} KEY)', path=path)
     raise TargetError(
         'not a stash hutch knows (a folder of *.dat files, a SQLite file, '
         'a zip or a dbm shelf); give --kind to say which', path=path)
