@@ -7,6 +7,7 @@ them and any serializer's output can be shown.
 
 from __future__ import annotations
 
+import datetime as dt
 import dbm
 import os
 from collections.abc import Iterator
@@ -14,13 +15,17 @@ from pathlib import Path
 from typing import Optional
 
 from .._files import is_temp_name
+from ..stash.directory import DirectoryStash
+from ..stash.shelve import ShelveStash
+from ..stash.sqlite import SqliteStash
+from ..stash.zip import ZipStash
 from .targets import (
     SHELF_SUFFIXES,
     Options,
     Target,
     TargetError,
-    _shelf_base,
     shard_folders,
+    shelf_base,
     sqlite_tables,
     zip_names,
 )
@@ -38,7 +43,6 @@ class DirectoryTarget(Target):
         super().__init__(path, options)
         if not path.is_dir():
             raise TargetError('not a folder', path=path)
-        from ..stash.directory import DirectoryStash
         self.shard = self._shard_count(path, options)
         self.stash = DirectoryStash(path, pattern=options.pattern,
                                     serializer='bytes', shard=self.shard)
@@ -51,9 +55,8 @@ class DirectoryTarget(Target):
         names = shard_folders(path)
         if not names:
             return 0
-        # a key lives in folder crc32(key) % count: only the right count
-        # finds every data file a key; try the likely ones
-        from ..stash.directory import DirectoryStash
+        # a key lives in shard folder crc32(key) % count, so only the right
+        # count takes every data file for a key: try the likely counts
         suffix = options.pattern.rpartition('{name}')[2]
         files = sum(1 for n in names for f in os.listdir(path / n)
                     if f.endswith(suffix) and not is_temp_name(f))
@@ -116,7 +119,6 @@ class SqliteTarget(Target):
     def __init__(self, path: Path, options: Options) -> None:
         super().__init__(path, options)
         self.table = self._pick_table(path, options.table)
-        from ..stash.sqlite import SqliteStash
         self.stash = SqliteStash(path, table=self.table, serializer='bytes')
 
     @staticmethod
@@ -176,27 +178,26 @@ class ZipTarget(Target):
     def __init__(self, path: Path, options: Options) -> None:
         super().__init__(path, options)
         self.infos = {i.filename: i for i in zip_names(path)}
-        from ..stash.zip import ZipStash
         self.stash = ZipStash(path)
 
     def keys(self) -> list[str]:
         return list(self.stash.keys())
 
     def raw(self, key: str) -> Optional[bytes]:
-        data = self.stash.load(key)
-        if data is None:
-            return None
-        return data if isinstance(data, bytes) else str(data).encode()
+        data = self.stash.load(key)  # bytes: the stash has no encoding
+        return data if isinstance(data, bytes) else None
 
     def entry(self, key: str) -> tuple[Optional[int], Optional[float]]:
         info = self.infos.get(key)
         if info is None:
             return super().entry(key)
-        import datetime as dt
         return info.file_size, dt.datetime(*info.date_time).timestamp()
 
     def details(self) -> list[tuple[str, str]]:
         return [('entries', str(len(self.infos)))]
+
+    def close(self) -> None:
+        self.stash.close()
 
 
 class ShelveTarget(Target):
@@ -209,12 +210,11 @@ class ShelveTarget(Target):
 
     def __init__(self, path: Path, options: Options) -> None:
         super().__init__(path, options)
-        base = _shelf_base(path)
+        base = shelf_base(path)
         if base is None:
             raise TargetError('not a dbm shelf', path=path)
         self.base = base
         self.backend = dbm.whichdb(os.fspath(base)) or 'unknown'
-        from ..stash.shelve import ShelveStash
         self.stash = ShelveStash(base, writeback=False, serializer='bytes')
 
     def keys(self) -> list[str]:

@@ -85,7 +85,7 @@ def shard_folders(path: Path) -> list[str]:
     return sorted(names)
 
 
-def _shelf_base(path: Path) -> Optional[Path]:
+def shelf_base(path: Path) -> Optional[Path]:
     """The name a shelf at ``path`` was opened with, if it is one."""
     candidates = [path]
     if path.suffix in SHELF_SUFFIXES:
@@ -105,7 +105,7 @@ def detect_kind(path: Path, options: Options = Options()) -> str:
 
     :raises TargetError: when ``path`` is missing or nothing hutch knows
     """
-    if not os.path.lexists(path) and _shelf_base(path) is None:
+    if not os.path.lexists(path) and shelf_base(path) is None:
         raise TargetError('no such file or folder', path=path)
     if path.is_dir():
         suffix = _pattern_suffix(options.pattern)
@@ -127,7 +127,7 @@ def detect_kind(path: Path, options: Options = Options()) -> str:
             return 'sqlite'
         if head.startswith(ZIP_HEADERS):
             return 'zip'
-    if _shelf_base(path) is not None:
+    if shelf_base(path) is not None:
         return 'shelve'
     if path.is_file() and path.name.endswith(_pattern_suffix(options.pattern)):
         raise TargetError(
@@ -216,7 +216,7 @@ def open_target(path: str | os.PathLike[str],
     if kind not in KINDS:
         raise TargetError(f'unknown kind {kind!r}; known: {", ".join(KINDS)}')
     if options.kind and not os.path.lexists(p) and \
-            (kind != 'shelve' or _shelf_base(p) is None):
+            (kind != 'shelve' or shelf_base(p) is None):
         raise TargetError('no such file or folder', path=p)
     if kind in ('sqlite', 'zip') and p.is_dir():
         raise TargetError(f'a folder, not a {kind} file', path=p)
