@@ -516,3 +516,10 @@ def test_demo_builds_interrupts_resumes_and_reads_back(
     kept = int(re.search(r'the (\d+) items of the first run', out).group(1))
     assert (stored == kept) and (kept + built == 150), out
     assert len(DirectoryStash(tmp_path / 'documents')) == 150
+
+
+def test_demo_without_dir_works_in_a_temporary_folder_it_removes() -> None:
+    done = hutch('demo', '--items', '60')
+    assert done.returncode == 0, done.stderr
+    folder = re.search(r'working in (\S+)', done.stdout).group(1)
+    assert not Path(folder).exists()
