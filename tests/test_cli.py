@@ -475,6 +475,7 @@ def test_a_sqlite_file_without_a_stash_table_is_refused(
         tmp_path: Path) -> None:
     path = tmp_path / 'other.db'
     with sqlite3.connect(path) as conn:
+        conn.execute('pragma journal_mode = wal')
         conn.execute('create table people (name text, age int)')
     conn.close()
     before = path.read_bytes()
@@ -482,6 +483,18 @@ def test_a_sqlite_file_without_a_stash_table_is_refused(
     fails_with(hutch('ls', '--table', 'people', os.fspath(path)), 1,
                "no stash table 'people'")
     assert path.read_bytes() == before
+
+
+def test_a_sqlite_file_a_stash_did_not_write_is_left_alone(
+        tmp_path: Path) -> None:
+    path = tmp_path / 'theirs.db'
+    with sqlite3.connect(path) as conn:
+        conn.execute('create table stash (key text primary key, value blob)')
+        conn.execute("insert into stash values ('k', x'00')")
+    conn.close()
+    before = snapshot(tmp_path)
+    fails_with(hutch('ls', os.fspath(path)), 1, 'not in WAL mode')
+    assert snapshot(tmp_path) == before
 
 
 def test_reading_a_sqlite_stash_changes_nothing_on_disk(

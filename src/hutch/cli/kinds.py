@@ -26,6 +26,7 @@ from .targets import (
     TargetError,
     shard_folders,
     shelf_base,
+    sqlite_in_wal_mode,
     sqlite_tables,
     zip_names,
 )
@@ -118,6 +119,11 @@ class SqliteTarget(Target):
 
     def __init__(self, path: Path, options: Options) -> None:
         super().__init__(path, options)
+        if not sqlite_in_wal_mode(path):
+            # SqliteStash switches a file to WAL when it opens it: a write
+            raise TargetError('a SQLite file not in WAL mode, so not one a '
+                              'SqliteStash wrote; hutch leaves it alone',
+                              path=path)
         self.table = self._pick_table(path, options.table)
         self.stash = SqliteStash(path, table=self.table, serializer='bytes')
 

@@ -223,6 +223,16 @@ def open_target(path: str | os.PathLike[str],
     return kinds.TARGETS[kind](p, options)
 
 
+def sqlite_in_wal_mode(path: Path) -> bool:
+    """Whether a SQLite file's header says it is in WAL mode."""
+    try:
+        head = _head(path, 20)
+    except OSError as e:
+        raise TargetError(f'cannot read: {e.strerror}', path=path) from e
+    # bytes 18 and 19: the write and read format versions, 2 for WAL
+    return head.startswith(SQLITE_HEADER) and head[18:20] == b'\x02\x02'
+
+
 def sqlite_tables(path: Path) -> dict[str, list[str]]:
     """The tables of a SQLite file and their columns, read without writing."""
     uri = f'{Path(path).resolve().as_uri()}?mode=ro'
