@@ -531,6 +531,17 @@ def test_demo_builds_interrupts_resumes_and_reads_back(
     assert len(DirectoryStash(tmp_path / 'documents')) == 150
 
 
+def test_demo_run_again_in_its_folder_starts_afresh(tmp_path: Path) -> None:
+    first = hutch('demo', '--items', '60', '--dir', os.fspath(tmp_path))
+    assert first.returncode == 0, first.stderr
+    (tmp_path / 'documents' / 'mine.txt').write_text('not the demo\'s')
+    again = hutch('demo', '--items', '60', '--dir', os.fspath(tmp_path))
+    assert again.returncode == 0, again.stderr
+    assert "removed an earlier demo's files" in again.stdout
+    assert 'returning count value' in again.stdout
+    assert (tmp_path / 'documents' / 'mine.txt').exists()
+
+
 def test_demo_without_dir_works_in_a_temporary_folder_it_removes() -> None:
     done = hutch('demo', '--items', '60')
     assert done.returncode == 0, done.stderr

@@ -257,6 +257,20 @@ def pipeline(folder: Path, items: int, workers: int, say: _Printer) -> None:
         sys.stdout.flush()
 
 
+def _forget_last_run(root: Path) -> bool:
+    """Remove what an earlier demo left in ``root``; whether there was any.
+
+    Only the demo's own files go: the seed example's file and the items of
+    the documents stash (which leaves anything else in its folder alone).
+    """
+    counter = root / 'seed' / 'counter.dat'
+    documents = DirectoryStash(root / 'documents')
+    found = counter.exists() or len(documents) > 0
+    counter.unlink(missing_ok=True)
+    documents.clear()
+    return found
+
+
 def run_demo(folder: Optional[str | os.PathLike[str]] = None,
              items: int = 3000, workers: int = 2,
              out: TextIO = sys.stdout) -> int:
@@ -275,6 +289,8 @@ def run_demo(folder: Optional[str | os.PathLike[str]] = None,
     else:
         root = Path(folder).resolve()
         root.mkdir(parents=True, exist_ok=True)
+        if _forget_last_run(root):
+            say(f"(removed an earlier demo's files from {root})")
         run(root)
         say(f'\n(kept {root})')
     say(f'\ndemo finished in {time.perf_counter() - start:.1f} s')

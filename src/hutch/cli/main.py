@@ -225,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description='Show the value of one key.  Reading a '
                        'pickle runs code: show only data you trust, or use '
                        '--raw.')
-    p.add_argument('key', metavar='KEY')
+    p.add_argument('key', metavar='KEY', help='the key whose value to show')
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument('--json', action='store_true',
                      help='print the value as JSON')
@@ -242,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser('rm', parents=[where], help='remove keys',
                        description='Remove keys; a missing key is reported '
                        'and makes the exit status 1.')
-    p.add_argument('keys', metavar='KEY', nargs='+')
+    p.add_argument('keys', metavar='KEY', nargs='+', help='the keys to remove')
     p.set_defaults(func=cmd_rm)
 
     p = sub.add_parser('clear', parents=[where], help='remove every key',
@@ -255,7 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description='Run the seed example, then build, '
                        'interrupt, resume and read back a stash.')
     p.add_argument('--dir', metavar='DIR',
-                   help='work in DIR (kept) instead of a temporary folder')
+                   help='work in DIR (kept; an earlier demo there is '
+                        'removed first) instead of a temporary folder')
     p.add_argument('--items', type=_positive, default=3000, metavar='N',
                    help='items the pipeline builds (default: %(default)s)')
     p.add_argument('--workers', type=_positive, default=2, metavar='N',
