@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed-test
+BENCH_STAMP = $(VENV)/.installed-bench
 
 .PHONY: test demo lint typecheck pytest bench bench-quick clean
 
@@ -25,6 +26,20 @@ pytest: $(STAMP)
 	$(PY) -m pytest
 
 test: lint typecheck pytest
+
+# The benchmark suite (benchmarks/): hutch against its peers, installed by
+# the `bench` extra into the same .venv.  `bench` is the full run (about
+# half an hour on 2 cores); `bench-quick` a reduced one (under two minutes).
+# Both write docs/benchmarks.md, .json and .png.
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	touch $@
+
+bench: $(BENCH_STAMP)
+	$(PY) -m benchmarks
+
+bench-quick: $(BENCH_STAMP)
+	$(PY) -m benchmarks --quick
 
 demo: $(STAMP)
 	$(VENV)/bin/hutch demo

@@ -1,0 +1,211 @@
+"""Turning results into a console table, JSON, a PNG chart and a markdown page.
+
+Every ratio printed is *peer time / hutch time* in the same case: above 1,
+hutch is that many times faster; below 1, slower.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from collections.abc import Iterable
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TextIO
+
+from .growth import Growth
+from .harness import HUTCH, CaseResult, Config, Note
+from .targets import TargetResult
+
+PACKAGES = ('hutch', 'zensols.util', 'diskcache', 'sqlitedict', 'joblib', 'matplotlib')
+
+
+def fmt_time(seconds: float) -> str:
+    """A duration in the unit that reads best.
+
+    >>> fmt_time(2.5e-8), fmt_time(0.0123), fmt_time(4.0)
+    ('25.0 ns', '12.3 ms', '4.00 s')
+    """
+    for unit, scale in (('s', 1.0), ('ms', 1e-3), ('µs', 1e-6), ('ns', 1e-9)):
+        if seconds >= scale or unit == 'ns':
+            value = seconds / scale
+            return f'{value:.2f} {unit}' if value < 10 else f'{value:.1f} {unit}'
+    raise AssertionError('unreachable')
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    cpu = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {'platform': platform.platform(), 'cpu': cpu, 'cores': os.cpu_count(),
+            'python': sys.version.split()[0], 'packages': versions}
+
+
+def _peers(result: CaseResult) -> list[str]:
+    others = sorted(p for p in result.peers if p != HUTCH)
+    return ([HUTCH] if HUTCH in result.peers else []) + others
+
+
+def _ratio(result: CaseResult, peer: str) -> str:
+    ratio = result.ratio(peer, HUTCH)
+    return '' if ratio is None or peer == HUTCH else f'x{ratio:.2f}'
+
+
+def print_case(result: CaseResult, out: TextIO, seconds: float) -> None:
+    """One case: every peer's median per unit, its spread, and peer/hutch."""
+    print(f'\n{result.key()}  (median per {result.unit}; xR = peer/hutch; '
+          f'{seconds:.1f} s)', file=out)
+    for peer in _peers(result):
+        r = result.peers[peer]
+        print(f'  {peer:<22} {fmt_time(r.median):>10}  ±{r.spread:5.0%}  '
+              f'{_ratio(result, peer):>8}', file=out)
+
+
+def print_summary(targets: list[TargetResult], growths: list[Growth],
+                  notes: list[Note], out: TextIO) -> None:
+    print('\n== targets (issue 5) ==', file=out)
+    for t in targets:
+        ratio = '   n/a' if t.ratio is None else f'{t.ratio:6.2f}'
+        print(f'  {t.verdict:<4} {ratio}  {t.target.formula:<42} {t.target.text}',
+              file=out)
+    flagged = [g for g in growths if g.flag != 'flat']
+    print(f'\n== growth: {len(growths)} series, {len(flagged)} not flat ==', file=out)
+    for g in sorted(growths, key=lambda g: -g.factor):
+        if g.flag != 'flat':
+            print(f'  {g.flag:<12} x{g.factor:5.2f} per {g.unit}  '
+                  f'{g.area}/{g.peer} {g.op}', file=out)
+    if notes:
+        print('\n== not measured ==', file=out)
+        for note in notes:
+            print(f'  {note.area}/{note.workload}: {note.text}', file=out)
+
+
+def to_json(path: Path, cfg: Config, results: list[CaseResult],
+            targets: list[TargetResult], growths: list[Growth], notes: list[Note],
+            meta: dict[str, Any]) -> None:
+    config = {k: (str(v) if isinstance(v, Path) else v)
+              for k, v in asdict(cfg).items()}
+    data = {
+        'meta': meta, 'config': config,
+        'results': [{'area': r.area, 'workload': r.workload, 'op': r.op,
+                     'params': r.params, 'unit': r.unit, 'per_item': r.per_item,
+                     'peers': {p: asdict(v) for p, v in r.peers.items()}}
+                    for r in results],
+        'targets': [t.to_json() for t in targets],
+        'growth': [g.to_json() for g in growths],
+        'notes': [asdict(n) for n in notes],
+    }
+    path.write_text(json.dumps(data, indent=1) + '\n')
+
+
+def _markdown_case_table(results: Iterable[CaseResult]) -> list[str]:
+    results = list(results)
+    peers = sorted({p for r in results for p in r.peers if p != HUTCH})
+    head = ['case', 'op', HUTCH] + [f'{p} (x)' for p in peers]
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for r in results:
+        args = ', '.join(f'{k}={v}' for k, v in r.params.items())
+        row = [f'{r.workload} [{args}]', f'{r.op} (per {r.unit})',
+               fmt_time(r.peers[HUTCH].median) if HUTCH in r.peers else '—']
+        for p in peers:
+            if p in r.peers:
+                ratio = _ratio(r, p)
+                cell = fmt_time(r.peers[p].median)
+                row.append(f'{cell} ({ratio})' if ratio else cell)
+            else:
+                row.append('—')
+        lines.append('| ' + ' | '.join(row) + ' |')
+    return lines
+
+
+METHOD = """\
+Each workload is one operation on one data set, run for hutch and every peer
+in the same process: one untimed warm-up round each, then {rounds} timed rounds
+in which the contenders take turns, the order rotating every round. A figure
+is the median of a contender's rounds, per operation (per call for keys, len
+and iteration, which touch the whole store). Garbage collection runs before
+each round and is off during it, as in `timeit`. Per-item operations (load,
+dump, exists) touch the same random sample of up to {sample} existing keys in
+every store; dump overwrites (the steady state). Values are random bytes,
+pickled by every store at ~{value} B unless the case says otherwise. "±" in the
+console is the spread of the rounds, (max - min) / median. Ratios are peer
+time / hutch time from the same case: above 1, hutch is faster."""
+
+
+def to_markdown(path: Path, chart: str, cfg: Config, results: list[CaseResult],
+                targets: list[TargetResult], growths: list[Growth],
+                notes: list[Note], meta: dict[str, Any]) -> None:
+    m = meta['machine']
+    mode = 'quick (`make bench-quick`)' if cfg.quick else 'full (`make bench`)'
+    out = [
+        '# Benchmarks', '',
+        '_Generated by `python -m benchmarks`; do not edit by hand._', '',
+        f'Run: {mode}, {meta["started"]}, {meta["seconds"]:.0f} s.', '',
+        f'Machine: {m["cpu"]}, {m["cores"]} cores, {m["platform"]}, '
+        f'Python {m["python"]}. Packages: '
+        + ', '.join(f'{k} {v}' for k, v in m['packages'].items() if v) + '.', '',
+        '## Method', '',
+        METHOD.format(rounds=cfg.rounds, sample=cfg.sample, value=cfg.value_bytes),
+        '', '## Targets', '',
+        '| target | formula | ratio | verdict | issue |', '|---|---|---|---|---|',
+    ]
+    for t in targets:
+        ratio = 'n/a' if t.ratio is None else f'{t.ratio:.2f}'
+        out.append(f'| {t.target.text} | `{t.target.formula}` | {ratio} | '
+                   f'{t.verdict} | #{t.target.issue} |')
+    missed = [t for t in targets if t.profile]
+    if missed:
+        out += ['', 'Where the time goes in hutch for each missed target '
+                '(cProfile, one round, top functions by own time):', '']
+        for t in missed:
+            out += [f'### {t.target.name}', '', '```', t.profile.rstrip(), '```', '']
+    out += ['', f'![benchmark chart]({chart})', '']
+    for area in dict.fromkeys(r.area for r in results):
+        out += [f'## {area}', '',
+                _AREA_TEXT.get(area, ''), '',
+                'Median per operation; (xR) = peer time / hutch time.', '']
+        out += _markdown_case_table(r for r in results if r.area == area)
+        out.append('')
+    out += ['## Growth', '',
+            'Cost per unit (per call; per item for keys, len, iteration) at the '
+            'smallest and largest item count of each store, and the factor '
+            'between them. Flat is healthy; above 2 is flagged super-linear.', '',
+            '| store | op | unit | smallest | largest | factor | flag |',
+            '|---|---|---|---|---|---|---|']
+    for g in sorted(growths, key=lambda g: (g.area, g.peer, g.op)):
+        lo, hi = min(g.costs), max(g.costs)
+        out.append(f'| {g.area}/{g.peer} | {g.op} | {g.unit} | '
+                   f'{fmt_time(g.costs[lo])} @ {lo:,} | {fmt_time(g.costs[hi])} '
+                   f'@ {hi:,} | {g.factor:.2f} | {g.flag} |')
+    if notes:
+        out += ['', '## Not measured', '']
+        out += [f'- {n.area}/{n.workload}: {n.text}' for n in notes]
+    path.write_text('\n'.join(out) + '\n')
+
+
+_AREA_TEXT = {
+    'persisted': 'Method-level caching: `@property @persisted` hits, new instances '
+                 'reading their file, and misses that compute and write.',
+    'directory': 'One file per key. Floor: hand-written `open`/`pickle`/`os.replace`.',
+    'sqlite': 'One SQLite file. Floor: a hand-written upsert/select loop; '
+              'every store commits each write.',
+    'shelve': '`dbm`-backed shelves (only `dbm.dumb` on this Python).',
+    'memory': 'In-memory stashes and caches. Floor: a plain dict.',
+    'multiprocess': 'Building items in parallel; one operation is the whole build.',
+}

@@ -1,0 +1,144 @@
+"""The runner: ``python -m benchmarks [--quick] [--only AREA ...]``.
+
+Runs every area's cases, prints each as it is measured, judges the targets,
+and writes the JSON results, the PNG chart and ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Optional, TextIO
+
+if __package__ in (None, ''):  # run as a script: benchmarks/run.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    __package__ = 'benchmarks'
+
+from benchmarks import chart, directory, memory, multiprocess, persisted, report
+from benchmarks import shelve as shelve_area
+from benchmarks import sqlite as sqlite_area
+from benchmarks.growth import growth
+from benchmarks.harness import HUTCH, Area, Case, CaseResult, Config, Note, measure
+from benchmarks.targets import TargetResult, Targets
+
+AREAS: dict[str, Area] = {
+    'persisted': persisted.cases,
+    'memory': memory.cases,
+    'directory': directory.cases,
+    'sqlite': sqlite_area.cases,
+    'shelve': shelve_area.cases,
+    'multiprocess': multiprocess.cases,
+}
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def profile_hutch(case: Case, top: int = 12) -> str:
+    """Where one round of hutch's contender spends its time (cProfile)."""
+    contender = next(c for c in case.contenders if c.peer == HUTCH)
+    if contender.prepare is not None:
+        contender.prepare()
+    profiler = cProfile.Profile()
+    profiler.runcall(contender.run)
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.strip_dirs().sort_stats('tottime').print_stats(top)
+    lines = text.getvalue().splitlines()
+    start = next((i for i, line in enumerate(lines) if 'ncalls' in line), 0)
+    return '\n'.join(line for line in lines[start:] if line.strip())
+
+
+Run = tuple[list[CaseResult], list[TargetResult], list[Note]]
+
+
+def run(cfg: Config, out: TextIO = sys.stdout, profile: bool = True) -> Run:
+    """Measure every selected area; judge targets (profiling misses)."""
+    results: list[CaseResult] = []
+    notes: list[Note] = []
+    targets = Targets()
+    for name, area in AREAS.items():
+        if cfg.only and name not in cfg.only:
+            continue
+        print(f'\n#### {name}', file=out, flush=True)
+        start = time.perf_counter()
+        for item in area(cfg):
+            if isinstance(item, Note):
+                if item not in notes:
+                    notes.append(item)
+                    print(f'  [not measured] {item.workload}: {item.text}', file=out)
+                continue
+            case_start = time.perf_counter()
+            result = measure(item, cfg.rounds, cfg.warmup, cfg.min_round)
+            results.append(result)
+            report.print_case(result, out, time.perf_counter() - case_start)
+            for verdict in targets.judge(result):
+                print(f'  -> target {verdict.target.name}: {verdict.verdict}'
+                      + ('' if verdict.ratio is None else f' ({verdict.ratio:.2f})'),
+                      file=out)
+                if profile and verdict.passed is False:
+                    verdict.profile = profile_hutch(item)
+            out.flush()
+        print(f'#### {name}: {time.perf_counter() - start:.0f} s', file=out)
+    return results, targets.all(), notes
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog='python -m benchmarks', description=__doc__)
+    parser.add_argument('--quick', action='store_true',
+                        help='reduced sizes and rounds (under two minutes)')
+    parser.add_argument('--only', nargs='+', choices=sorted(AREAS), default=(),
+                        help='run only these areas')
+    parser.add_argument('--rounds', type=int, help='timed rounds per case')
+    parser.add_argument('--allow-missing', action='store_true',
+                        help="measure peers even where hutch's side is missing")
+    parser.add_argument('--no-profile', action='store_true',
+                        help="don't profile hutch where a target is missed")
+    parser.add_argument('--docs', type=Path, default=ROOT / 'docs',
+                        help='where benchmarks.md, .json and .png go')
+    parser.add_argument('--workdir', type=Path,
+                        help='scratch folder for the stores (default: a temp folder)')
+    args = parser.parse_args(argv)
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix='hutch-bench-'))
+    overrides: dict[str, object] = {'only': tuple(args.only),
+                                    'allow_missing': args.allow_missing}
+    if args.rounds:
+        overrides['rounds'] = args.rounds
+    cfg = Config.for_mode(args.quick, workdir, **overrides)
+    started = time.strftime('%Y-%m-%d %H:%M:%S %Z')
+    t0 = time.perf_counter()
+    try:
+        results, targets, notes = run(cfg, profile=not args.no_profile)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    growths = growth(results)
+    report.print_summary(targets, growths, notes, sys.stdout)
+    meta = {'started': started, 'seconds': time.perf_counter() - t0,
+            'quick': cfg.quick, 'machine': report.machine()}
+    args.docs.mkdir(parents=True, exist_ok=True)
+    report.to_json(args.docs / 'benchmarks.json', cfg, results, targets, growths,
+                   notes, meta)
+    chart_name = 'benchmarks.png'
+    try:
+        chart.render(args.docs / chart_name, results, targets, growths,
+                     f'hutch benchmarks ({"quick" if cfg.quick else "full"} run, '
+                     f'{started})')
+    except ImportError as e:
+        print(f'no chart: {e} (install the bench extra)', file=sys.stderr)
+    report.to_markdown(args.docs / 'benchmarks.md', chart_name, cfg, results, targets,
+                       growths, notes, meta)
+    print(f'\nwrote {args.docs}/benchmarks.{{md,json,png}} in {meta["seconds"]:.0f} s')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

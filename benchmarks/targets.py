@@ -1,0 +1,138 @@
+"""The performance targets of issue 5 (and issues 3, 4, 8), judged on results.
+
+Every target is a ratio of two contenders' medians in one case, so both sides
+always come from the same run, alternating on the same machine.  A target
+whose case was not measured (a part not built yet, a peer not installed) is
+reported as ``n/a``, never as a pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .harness import HUTCH, CaseResult
+
+#: the item count and value size the stash targets are stated at (issue 3)
+TARGET_PARAMS = {'n': 10_000, 'value': 300}
+
+
+@dataclass(frozen=True)
+class Target:
+    """``time[num] / time[den]`` must be at most (or at least) ``bound``."""
+
+    name: str
+    text: str
+    area: str
+    workload: str
+    op: str
+    num: str
+    den: str
+    bound: float
+    at_most: bool
+    issue: int
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def matches(self, result: CaseResult) -> bool:
+        return ((result.area, result.workload, result.op)
+                == (self.area, self.workload, self.op)
+                and all(result.params.get(k) == v for k, v in self.params))
+
+    @property
+    def formula(self) -> str:
+        sign = '<=' if self.at_most else '>='
+        return f'{self.num} / {self.den} {sign} {self.bound:g}'
+
+    def judge(self, result: CaseResult) -> TargetResult:
+        ratio = result.ratio(self.num, self.den)
+        if ratio is None:
+            return TargetResult(self, None, None, result.key())
+        ok = ratio <= self.bound if self.at_most else ratio >= self.bound
+        return TargetResult(self, ratio, ok, result.key())
+
+
+@dataclass
+class TargetResult:
+    target: Target
+    ratio: Optional[float]
+    passed: Optional[bool]
+    case: str = ''
+    profile: str = ''
+
+    @property
+    def verdict(self) -> str:
+        return 'n/a' if self.passed is None else 'PASS' if self.passed else 'MISS'
+
+    def to_json(self) -> dict[str, Any]:
+        return {'name': self.target.name, 'text': self.target.text,
+                'formula': self.target.formula, 'issue': self.target.issue,
+                'ratio': self.ratio, 'verdict': self.verdict, 'case': self.case,
+                'profile': self.profile}
+
+
+_STASH = tuple(TARGET_PARAMS.items())
+_RAW_SQLITE = 'floor:raw-sqlite3'
+
+TARGETS: tuple[Target, ...] = (
+    Target('persisted-hit-vs-lazy',
+           '@persisted hit costs at most 2.5x a hand-written lazy property',
+           'persisted', 'hit', 'read', HUTCH, 'lazy-property', 2.5, True, 8),
+    Target('persisted-hit-vs-zensols',
+           '@persisted hit at least 5x faster than zensols.persist',
+           'persisted', 'hit', 'read', 'zensols', HUTCH, 5.0, False, 8),
+    Target('directory-load',
+           'DirectoryStash load at least 1.5x faster than zensols.persist',
+           'directory', 'growth', 'load', 'zensols', HUTCH, 1.5, False, 3, _STASH),
+    Target('directory-keys',
+           'DirectoryStash keys() at least 10x faster than zensols.persist',
+           'directory', 'growth', 'keys', 'zensols', HUTCH, 10.0, False, 3, _STASH),
+    Target('directory-dump',
+           'DirectoryStash dump at least 0.8x the speed of zensols.persist',
+           'directory', 'growth', 'dump', 'zensols', HUTCH, 0.8, False, 3, _STASH),
+    Target('sqlite-get-vs-diskcache',
+           'SqliteStash get at least 2x faster than diskcache',
+           'sqlite', 'growth', 'load', 'diskcache', HUTCH, 2.0, False, 3, _STASH),
+    Target('sqlite-set-vs-diskcache',
+           'SqliteStash set at least 2x faster than diskcache',
+           'sqlite', 'growth', 'dump', 'diskcache', HUTCH, 2.0, False, 3, _STASH),
+    Target('sqlite-get-vs-raw',
+           'SqliteStash get within 1.5x of raw sqlite3',
+           'sqlite', 'growth', 'load', HUTCH, _RAW_SQLITE, 1.5, True, 3, _STASH),
+    Target('sqlite-set-vs-raw',
+           'SqliteStash set within 1.5x of raw sqlite3',
+           'sqlite', 'growth', 'dump', HUTCH, _RAW_SQLITE, 1.5, True, 3, _STASH),
+    Target('shelve-load',
+           'ShelveStash load no slower than zensols.persist (same options)',
+           'shelve', 'defaults', 'load', 'zensols', HUTCH, 1.0, False, 3),
+    Target('shelve-dump',
+           'ShelveStash dump no slower than zensols.persist (same options)',
+           'shelve', 'defaults', 'dump', 'zensols', HUTCH, 1.0, False, 3),
+    Target('multi-speedup',
+           'MultiProcessStash: at least 1.7x speedup on 2 workers',
+           'multiprocess', 'speedup', 'build', 'serial-loop', HUTCH, 1.7, False, 4),
+    Target('multi-overhead',
+           'MultiProcessStash: within 1.25x of Pool.map on the same work',
+           'multiprocess', 'speedup', 'build', HUTCH, 'Pool.map', 1.25, True, 4),
+)
+
+
+@dataclass
+class Targets:
+    """The targets' verdicts, filled in as cases are measured."""
+
+    results: dict[str, TargetResult] = field(default_factory=dict)
+
+    def judge(self, result: CaseResult) -> list[TargetResult]:
+        """Judge every target ``result`` answers; return the new verdicts."""
+        found = []
+        for target in TARGETS:
+            if target.matches(result):
+                verdict = target.judge(result)
+                self.results[target.name] = verdict
+                found.append(verdict)
+        return found
+
+    def all(self) -> list[TargetResult]:
+        """Every target in declaration order, ``n/a`` where unmeasured."""
+        return [self.results.get(t.name, TargetResult(t, None, None))
+                for t in TARGETS]
