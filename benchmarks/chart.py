@@ -16,11 +16,18 @@ def render(path: Path, results: list[CaseResult], targets: list[TargetResult],
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    fig, (ax_t, ax_r, ax_g) = plt.subplots(3, 1, figsize=(12, 15))
+    measured = [t for t in targets if t.ratio]
+    rows = [r for r in results if HUTCH in r.peers and len(r.peers) > 1 and (
+        r.workload != 'growth' or all(r.params.get(k) == v
+                                      for k, v in TARGET_PARAMS.items()))]
+    n_ratios = sum(len(r.peers) - 1 for r in rows)
+    heights = [max(2.0, 0.3 * len(measured)), max(2.0, 0.16 * n_ratios),
+               max(2.0, 0.16 * len(growths))]
+    fig, (ax_t, ax_r, ax_g) = plt.subplots(
+        3, 1, figsize=(12, sum(heights) + 3), height_ratios=heights)
     fig.suptitle(title)
 
     # 1. targets: how far each measured ratio is from its bound (>= 1 passes)
-    measured = [t for t in targets if t.ratio]
     names = [t.target.name for t in measured]
     scores = [t.target.bound / t.ratio if t.target.at_most else t.ratio / t.target.bound
               for t in measured if t.ratio]
@@ -35,10 +42,10 @@ def render(path: Path, results: list[CaseResult], targets: list[TargetResult],
     ax_t.set_title('Targets')
     ax_t.invert_yaxis()
 
+    if scores:
+        ax_t.set_xlim(min(0.5, min(scores) / 1.5), max(2.0, max(scores)) * 4)
+
     # 2. peer time / hutch time at the target size, per area and op
-    rows = [r for r in results if HUTCH in r.peers and len(r.peers) > 1 and (
-        r.workload != 'growth' or all(r.params.get(k) == v
-                                      for k, v in TARGET_PARAMS.items()))]
     labels, bars = [], []
     for r in rows:
         for peer in sorted(p for p in r.peers if p != HUTCH):

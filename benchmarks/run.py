@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, TextIO
+from typing import Any, Optional, TextIO
 
 if __package__ in (None, ''):  # run as a script: benchmarks/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -59,12 +59,13 @@ def profile_hutch(case: Case, top: int = 12) -> str:
 Run = tuple[list[CaseResult], list[TargetResult], list[Note]]
 
 
-def run(cfg: Config, out: TextIO = sys.stdout, profile: bool = True) -> Run:
+def run(cfg: Config, out: TextIO = sys.stdout, profile: bool = True,
+        areas: Optional[dict[str, Area]] = None) -> Run:
     """Measure every selected area; judge targets (profiling misses)."""
     results: list[CaseResult] = []
     notes: list[Note] = []
     targets = Targets()
-    for name, area in AREAS.items():
+    for name, area in (AREAS if areas is None else areas).items():
         if cfg.only and name not in cfg.only:
             continue
         print(f'\n#### {name}', file=out, flush=True)
@@ -120,24 +121,32 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    growths = growth(results)
-    report.print_summary(targets, growths, notes, sys.stdout)
     meta = {'started': started, 'seconds': time.perf_counter() - t0,
             'quick': cfg.quick, 'machine': report.machine()}
-    args.docs.mkdir(parents=True, exist_ok=True)
-    report.to_json(args.docs / 'benchmarks.json', cfg, results, targets, growths,
-                   notes, meta)
-    chart_name = 'benchmarks.png'
-    try:
-        chart.render(args.docs / chart_name, results, targets, growths,
-                     f'hutch benchmarks ({"quick" if cfg.quick else "full"} run, '
-                     f'{started})')
-    except ImportError as e:
-        print(f'no chart: {e} (install the bench extra)', file=sys.stderr)
-    report.to_markdown(args.docs / 'benchmarks.md', chart_name, cfg, results, targets,
-                       growths, notes, meta)
+    write_reports(args.docs, cfg, results, targets, notes, meta)
     print(f'\nwrote {args.docs}/benchmarks.{{md,json,png}} in {meta["seconds"]:.0f} s')
     return 0
+
+
+def write_reports(docs: Path, cfg: Config, results: list[CaseResult],
+                  targets: list[TargetResult], notes: list[Note],
+                  meta: dict[str, Any], with_chart: bool = True) -> None:
+    """Print the summary; write benchmarks.json, .png and .md into ``docs``."""
+    growths = growth(results)
+    report.print_summary(targets, growths, notes, sys.stdout)
+    docs.mkdir(parents=True, exist_ok=True)
+    report.to_json(docs / 'benchmarks.json', cfg, results, targets, growths,
+                   notes, meta)
+    chart_name = 'benchmarks.png'
+    if with_chart:
+        try:
+            chart.render(docs / chart_name, results, targets, growths,
+                         f'hutch benchmarks ({"quick" if cfg.quick else "full"} run, '
+                         f'{meta["started"]})')
+        except ImportError as e:
+            print(f'no chart: {e} (install the bench extra)', file=sys.stderr)
+    report.to_markdown(docs / 'benchmarks.md', chart_name, cfg, results, targets,
+                       growths, notes, meta)
 
 
 if __name__ == '__main__':
