@@ -116,7 +116,8 @@ class Run:
 
     def hutch(self) -> int:
         cls = _multi_class()
-        stash = cls(self.delegate, self.factory, chunk_size=0, workers=self.workers)
+        stash = cls(self.delegate, self.factory, chunk_size=0, workers=self.workers,
+                    progress=False)
         stash.prime()
         return self.check()
 

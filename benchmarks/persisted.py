@@ -202,7 +202,7 @@ class FloorWork(FileWork):
 
 
 def _file_cases(cfg: Config) -> Iterator[Item]:
-    n = max(100, cfg.sample // 2)
+    n = cfg.sample
     root = cfg.workdir / 'persisted'
     shutil.rmtree(root, ignore_errors=True)
     makers: dict[str, Callable[[Path], FileWork]] = {

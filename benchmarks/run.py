@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import pstats
 import shutil
 import sys
@@ -41,19 +40,34 @@ AREAS: dict[str, Area] = {
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def profile_hutch(case: Case, top: int = 12) -> str:
-    """Where one round of hutch's contender spends its time (cProfile)."""
+def profile_hutch(case: Case, top: int = 12, min_seconds: float = 0.3) -> str:
+    """Where hutch's contender spends its time (cProfile over a few rounds).
+
+    Rounds repeat until they add up to ``min_seconds``; each line gives a
+    function's share of the total own time, its cumulative share, its calls
+    per round and its own time per call.
+    """
     contender = next(c for c in case.contenders if c.peer == HUTCH)
-    if contender.prepare is not None:
-        contender.prepare()
     profiler = cProfile.Profile()
-    profiler.runcall(contender.run)
-    text = io.StringIO()
-    stats = pstats.Stats(profiler, stream=text)
-    stats.strip_dirs().sort_stats('tottime').print_stats(top)
-    lines = text.getvalue().splitlines()
-    start = next((i for i, line in enumerate(lines) if 'ncalls' in line), 0)
-    return '\n'.join(line for line in lines[start:] if line.strip())
+    rounds, spent = 0, 0.0
+    while spent < min_seconds and rounds < 1000:
+        if contender.prepare is not None:
+            contender.prepare()
+        start = time.perf_counter()
+        profiler.runcall(contender.run)
+        spent += time.perf_counter() - start
+        rounds += 1
+    stats = pstats.Stats(profiler).strip_dirs()
+    table = stats.stats  # type: ignore[attr-defined]
+    total = sum(row[2] for row in table.values()) or 1.0
+    ordered = sorted(table.items(), key=lambda item: -item[1][2])[:top]
+    head = ('own %', 'cum %', 'calls/round', 'own/call')
+    lines = ['{:>6} {:>6} {:>11} {:>10}  function'.format(*head)]
+    for (file, line, name), (_cc, calls, own, cum, _callers) in ordered:
+        where = f'{file}:{line}({name})' if line else name
+        lines.append(f'{own / total:6.1%} {cum / total:6.1%} {calls / rounds:11.0f} '
+                     f'{report.fmt_time(own / calls):>10}  {where}')
+    return '\n'.join(lines)
 
 
 Run = tuple[list[CaseResult], list[TargetResult], list[Note]]
