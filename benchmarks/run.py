@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import shutil
 import sys
@@ -129,6 +130,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         overrides['rounds'] = args.rounds
     cfg = Config.for_mode(args.quick, workdir, **overrides)
     started = time.strftime('%Y-%m-%d %H:%M:%S %Z')
+    load_before = os.getloadavg()
     t0 = time.perf_counter()
     try:
         results, targets, notes = run(cfg, profile=not args.no_profile)
@@ -136,6 +138,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     meta = {'started': started, 'seconds': time.perf_counter() - t0,
+            'load_before': load_before, 'load_after': os.getloadavg(),
             'quick': cfg.quick, 'machine': report.machine()}
     write_reports(args.docs, cfg, results, targets, notes, meta)
     print(f'\nwrote {args.docs}/benchmarks.{{md,json,png}} in {meta["seconds"]:.0f} s')

@@ -63,32 +63,49 @@ class StdlibShelf(Adapter):
         return self._call(lambda s: list(s.items()))  # type: ignore[no-any-return]
 
     def fill(self, items: Iterable[tuple[str, Any]]) -> None:
-        with stdlib_shelve.open(self.file) as shelf:
+        def put_all(shelf: Any) -> None:
             for key, value in items:
                 shelf[key] = value
+        self._call(put_all)
 
     def close(self) -> None:
         if self.shelf is not None:
             self.shelf.close()
 
 
-def _builders(writeback: bool, auto_close: bool) -> dict[str, Builder]:
-    def hutch_build(path: Path) -> Adapter:
-        hutch = require('hutch', 'ShelveStash')
-        path.mkdir(parents=True, exist_ok=True)
-        return StashAdapter(hutch.ShelveStash(path / 'shelf', writeback=writeback,
-                                              auto_close=auto_close))
+class ShelfStash(StashAdapter):
+    """A ``ShelveStash`` (hutch's or zensols.persist's).  With ``auto_close``
+    it is filled through a second instance held open (and closed before the
+    timing starts), so that set-up costs no open per item."""
 
-    def zensols_build(path: Path) -> Adapter:
-        persist = require('zensols.persist', 'ShelveStash')
-        path.mkdir(parents=True, exist_ok=True)
-        return StashAdapter(persist.ShelveStash(path / 'shelf', writeback=writeback,
-                                                auto_close=auto_close))
+    def __init__(self, cls: Any, file: Path, writeback: bool, auto_close: bool) -> None:
+        self.cls, self.file, self.auto_close = cls, file, auto_close
+        super().__init__(cls(file, writeback=writeback, auto_close=auto_close))
+
+    def fill(self, items: Iterable[tuple[str, Any]]) -> None:
+        if not self.auto_close:
+            super().fill(items)
+            return
+        filler = self.cls(self.file, writeback=False, auto_close=False)
+        try:
+            for key, value in items:
+                filler.dump(key, value)
+        finally:
+            filler.close()
+
+
+def _builders(writeback: bool, auto_close: bool) -> dict[str, Builder]:
+    def build(module: str) -> Builder:
+        def make(path: Path) -> Adapter:
+            cls = require(module, 'ShelveStash').ShelveStash
+            path.mkdir(parents=True, exist_ok=True)
+            return ShelfStash(cls, path / 'shelf', writeback, auto_close)
+        return make
 
     def stdlib_build(path: Path) -> Adapter:
         return StdlibShelf(path, writeback, auto_close)
 
-    return {HUTCH: hutch_build, 'zensols': zensols_build,
+    return {HUTCH: build('hutch'), 'zensols': build('zensols.persist'),
             'stdlib-shelve': stdlib_build}
 
 

@@ -32,6 +32,9 @@ class Target:
     at_most: bool
     issue: int
     params: tuple[tuple[str, Any], ...] = ()
+    #: the same ratio for two other contenders of the case, to show what is
+    #: reachable here (e.g. the floor against the peer)
+    context: Optional[tuple[str, str]] = None
 
     def matches(self, result: CaseResult) -> bool:
         return ((result.area, result.workload, result.op)
@@ -45,10 +48,11 @@ class Target:
 
     def judge(self, result: CaseResult) -> TargetResult:
         ratio = result.ratio(self.num, self.den)
+        context = None if self.context is None else result.ratio(*self.context)
         if ratio is None:
             return TargetResult(self, None, None, result.key())
         ok = ratio <= self.bound if self.at_most else ratio >= self.bound
-        return TargetResult(self, ratio, ok, result.key())
+        return TargetResult(self, ratio, ok, result.key(), context=context)
 
 
 @dataclass
@@ -58,6 +62,16 @@ class TargetResult:
     passed: Optional[bool]
     case: str = ''
     profile: str = ''
+    #: the target's :attr:`Target.context` ratio in the same case
+    context: Optional[float] = None
+
+    @property
+    def context_text(self) -> str:
+        """E.g. ``diskcache / floor:raw-sqlite3 = 1.31``, or ''."""
+        if self.context is None or self.target.context is None:
+            return ''
+        num, den = self.target.context
+        return f'{num} / {den} = {self.context:.2f}'
 
     @property
     def verdict(self) -> str:
@@ -67,11 +81,12 @@ class TargetResult:
         return {'name': self.target.name, 'text': self.target.text,
                 'formula': self.target.formula, 'issue': self.target.issue,
                 'ratio': self.ratio, 'verdict': self.verdict, 'case': self.case,
-                'profile': self.profile}
+                'profile': self.profile, 'context': self.context_text}
 
 
 _STASH = tuple(TARGET_PARAMS.items())
 _RAW_SQLITE = 'floor:raw-sqlite3'
+_RAW_FILES = 'floor:raw-files'
 
 TARGETS: tuple[Target, ...] = (
     Target('persisted-hit-vs-lazy',
@@ -79,22 +94,28 @@ TARGETS: tuple[Target, ...] = (
            'persisted', 'hit', 'read', HUTCH, 'lazy-property', 2.5, True, 8),
     Target('persisted-hit-vs-zensols',
            '@persisted hit at least 5x faster than zensols.persist',
-           'persisted', 'hit', 'read', 'zensols', HUTCH, 5.0, False, 8),
+           'persisted', 'hit', 'read', 'zensols', HUTCH, 5.0, False, 8,
+           context=('zensols', 'lazy-property')),
     Target('directory-load',
            'DirectoryStash load at least 1.5x faster than zensols.persist',
-           'directory', 'growth', 'load', 'zensols', HUTCH, 1.5, False, 3, _STASH),
+           'directory', 'growth', 'load', 'zensols', HUTCH, 1.5, False, 3, _STASH,
+           ('zensols', _RAW_FILES)),
     Target('directory-keys',
            'DirectoryStash keys() at least 10x faster than zensols.persist',
-           'directory', 'growth', 'keys', 'zensols', HUTCH, 10.0, False, 3, _STASH),
+           'directory', 'growth', 'keys', 'zensols', HUTCH, 10.0, False, 3, _STASH,
+           ('zensols', _RAW_FILES)),
     Target('directory-dump',
            'DirectoryStash dump at least 0.8x the speed of zensols.persist',
-           'directory', 'growth', 'dump', 'zensols', HUTCH, 0.8, False, 3, _STASH),
+           'directory', 'growth', 'dump', 'zensols', HUTCH, 0.8, False, 3, _STASH,
+           ('zensols', _RAW_FILES)),
     Target('sqlite-get-vs-diskcache',
            'SqliteStash get at least 2x faster than diskcache',
-           'sqlite', 'growth', 'load', 'diskcache', HUTCH, 2.0, False, 3, _STASH),
+           'sqlite', 'growth', 'load', 'diskcache', HUTCH, 2.0, False, 3, _STASH,
+           ('diskcache', _RAW_SQLITE)),
     Target('sqlite-set-vs-diskcache',
            'SqliteStash set at least 2x faster than diskcache',
-           'sqlite', 'growth', 'dump', 'diskcache', HUTCH, 2.0, False, 3, _STASH),
+           'sqlite', 'growth', 'dump', 'diskcache', HUTCH, 2.0, False, 3, _STASH,
+           ('diskcache', _RAW_SQLITE)),
     Target('sqlite-get-vs-raw',
            'SqliteStash get within 1.5x of raw sqlite3',
            'sqlite', 'growth', 'load', HUTCH, _RAW_SQLITE, 1.5, True, 3, _STASH),
@@ -109,7 +130,8 @@ TARGETS: tuple[Target, ...] = (
            'shelve', 'defaults', 'dump', 'zensols', HUTCH, 1.0, False, 3),
     Target('multi-speedup',
            'MultiProcessStash: at least 1.7x speedup on 2 workers',
-           'multiprocess', 'speedup', 'build', 'serial-loop', HUTCH, 1.7, False, 4),
+           'multiprocess', 'speedup', 'build', 'serial-loop', HUTCH, 1.7, False, 4,
+           context=('serial-loop', 'Pool.map')),
     Target('multi-overhead',
            'MultiProcessStash: within 1.25x of Pool.map on the same work',
            'multiprocess', 'speedup', 'build', HUTCH, 'Pool.map', 1.25, True, 4),
