@@ -45,8 +45,10 @@ class Config:
     counts: tuple[int, ...] = (1_000, 10_000, 100_000)
     #: extra item counts for SqliteStash alone
     sqlite_counts: tuple[int, ...] = (1_000_000,)
-    #: how many keys a per-item operation (load, dump, exists) touches a round
+    #: how many keys a per-item operation (load, exists) touches a round
     sample: int = 2_000
+    #: ... and how many a dump rewrites (writes cost more than reads)
+    write_sample: int = 1_000
     #: the value size of the growth sweep and the targets (issue 3: ~300 B)
     value_bytes: int = 300
     #: (value size, item count) pairs of the value-size sweep
@@ -69,9 +71,9 @@ class Config:
         if quick:
             base = cls(quick=True, workdir=workdir, rounds=3, min_round=0.03,
                        counts=(1_000, 10_000),
-                       sqlite_counts=(), sample=300,
-                       value_sizes=((100, 300), (10_000, 300), (1_000_000, 10)),
-                       hits=100_000, mp_items=160)
+                       sqlite_counts=(), sample=300, write_sample=100,
+                       value_sizes=((100, 100), (10_000, 100), (1_000_000, 10)),
+                       hits=100_000, mp_items=100)
         else:
             base = cls(quick=False, workdir=workdir)
         for key, value in overrides.items():

@@ -143,15 +143,17 @@ def _markdown_case_table(results: Iterable[CaseResult]) -> list[str]:
 METHOD = """\
 Each workload is one operation on one data set, run for hutch and every peer
 in the same process: one untimed warm-up round each, then {rounds} timed rounds
-in which the contenders take turns, the order rotating every round. A figure
+in which the contenders take turns, the order rotating every round. A round
+shorter than {min_round} s is repeated within itself until it is not. A figure
 is the median of a contender's rounds, per operation (per call for keys, len
 and iteration, which touch the whole store). Garbage collection runs before
 each round and is off during it, as in `timeit`. Per-item operations (load,
-dump, exists) touch the same random sample of up to {sample} existing keys in
-every store; dump overwrites (the steady state). Values are random bytes,
-pickled by every store at ~{value} B unless the case says otherwise. "±" in the
-console is the spread of the rounds, (max - min) / median. Ratios are peer
-time / hutch time from the same case: above 1, hutch is faster."""
+exists) touch the same random sample of up to {sample} existing keys in every
+store; dump overwrites up to {write_sample} of them (the steady state of a
+store being refreshed). Values are random bytes, pickled by every store, of
+~{value} B unless the case says otherwise. Stores live on the local disk
+(a temporary folder), not in memory. Ratios are peer time / hutch time from
+the same case: above 1, hutch is faster."""
 
 
 def to_markdown(path: Path, chart: str, cfg: Config, results: list[CaseResult],
@@ -169,7 +171,8 @@ def to_markdown(path: Path, chart: str, cfg: Config, results: list[CaseResult],
         f'Python {m["python"]}. Packages: '
         + ', '.join(f'{k} {v}' for k, v in m['packages'].items() if v) + '.', '',
         '## Method', '',
-        METHOD.format(rounds=cfg.rounds, sample=cfg.sample, value=cfg.value_bytes),
+        METHOD.format(rounds=cfg.rounds, sample=cfg.sample, min_round=cfg.min_round,
+                      write_sample=cfg.write_sample, value=cfg.value_bytes),
         '', '## Targets', '',
         'Each ratio is measured in one case; "reachable" gives two other '
         'contenders of the same case (a floor against the peer, or Pool.map '

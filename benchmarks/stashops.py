@@ -8,8 +8,8 @@ workload is written once and run against hutch, its peers and the floors.
 yields one case per operation:
 
 * ``dump``, ``load``, ``exists`` touch the same random sample of existing
-  keys in every contender (``dump`` overwrites: the steady state of a store
-  that is refreshed), and are reported per operation;
+  keys in every contender (``dump`` overwrites part of it: the steady state
+  of a store that is refreshed), and are reported per operation;
 * ``keys``, ``len`` and ``iter`` are whole-store calls, judged per item in
   the growth table.
 """
@@ -177,8 +177,10 @@ def stash_cases(cfg: Config, area: str, workload: str, builders: dict[str, Build
         rng = random.Random(n)
         size = min(cfg.sample if sample is None else sample, n)
         keys = [key_of(i) for i in rng.sample(range(n), size)]
+        written = keys[:min(size, cfg.write_sample)]
         for op in ops:
-            contenders = [Contender(peer, _op_runner(a, op, keys, value))
+            touched = written if op == 'dump' else keys
+            contenders = [Contender(peer, _op_runner(a, op, touched, value))
                           for peer, a in adapters.items()]
             whole = op in WHOLE_STORE_OPS
             yield Case(area, workload, op, params, contenders,
