@@ -9,17 +9,22 @@
   parallel contenders; the start method is the platform default.
 * ``overhead``: the same with items that cost nothing, so only the
   machinery is timed.
+* ``speedup`` into a ``DirectoryStash`` (full run only): hutch's workers
+  write straight into the shareable delegate; Pool.map's results come back
+  for the parent to write.
 """
 
 from __future__ import annotations
 
 import math
 import multiprocessing
+import shutil
 import time
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, Optional
 
-from hutch import DictionaryStash, ReadOnlyStash
+from hutch import DictionaryStash, ReadOnlyStash, Stash
 
 from .harness import HUTCH, Case, Config, Contender, Item, NotAvailable, Note, require
 
@@ -85,15 +90,24 @@ def _multi_class() -> Any:
 
 
 class Run:
-    """One contender's round: a fresh, empty delegate built from the factory."""
+    """One contender's rounds: each builds every item into a fresh, empty
+    delegate (a ``DictionaryStash``, or a ``DirectoryStash`` in ``folder``)."""
 
-    def __init__(self, factory: BusyFactory, workers: int) -> None:
+    def __init__(self, factory: BusyFactory, workers: int,
+                 folder: Optional[Path] = None) -> None:
         self.factory = factory
         self.workers = workers
-        self.delegate = DictionaryStash()
+        self.folder = folder
+        self.delegate: Stash = DictionaryStash()
 
     def prepare(self) -> None:
-        self.delegate = DictionaryStash()
+        if self.folder is None:
+            self.delegate = DictionaryStash()
+        else:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder.mkdir(parents=True)
+            self.delegate = require('hutch', 'DirectoryStash').DirectoryStash(
+                self.folder)
 
     def check(self) -> int:
         if len(self.delegate) != self.factory.n:
@@ -123,9 +137,11 @@ class Run:
 
 
 def _case(cfg: Config, workload: str, n: int, iterations: int,
-          multi: Optional[Any]) -> Case:
+          multi: Optional[Any], into: str = 'dictionary') -> Case:
     factory = BusyFactory(n, iterations)
-    runs = {peer: Run(factory, cfg.mp_workers)
+    runs = {peer: Run(factory, cfg.mp_workers,
+                      None if into == 'dictionary'
+                      else cfg.workdir / 'multiprocess' / peer.replace('.', '-'))
             for peer in (HUTCH, 'Pool.map', 'serial-loop')}
     contenders = [Contender('serial-loop', runs['serial-loop'].serial,
                             runs['serial-loop'].prepare),
@@ -134,7 +150,7 @@ def _case(cfg: Config, workload: str, n: int, iterations: int,
     if multi is not None:
         contenders.insert(0, Contender(HUTCH, runs[HUTCH].hutch, runs[HUTCH].prepare))
     params = {'items': n, 'item_ms': round(cfg.mp_item_seconds * 1000, 3)
-              if workload == 'speedup' else 0, 'workers': cfg.mp_workers}
+              if iterations else 0, 'workers': cfg.mp_workers, 'into': into}
     return Case(AREA, workload, 'build', params, contenders, unit='item')
 
 
@@ -149,3 +165,10 @@ def cases(cfg: Config) -> Iterator[Item]:
     iterations = calibrate(cfg.mp_item_seconds)
     yield _case(cfg, 'speedup', cfg.mp_items, iterations, multi)
     yield _case(cfg, 'overhead', cfg.mp_items * 5, 0, multi)
+    if not cfg.quick:
+        # workers write straight into a shareable delegate (hutch) or send
+        # results back for the parent to write (Pool.map)
+        try:
+            yield _case(cfg, 'speedup', cfg.mp_items, iterations, multi, 'directory')
+        finally:
+            shutil.rmtree(cfg.workdir / 'multiprocess', ignore_errors=True)

@@ -87,6 +87,7 @@ class TargetResult:
 _STASH = tuple(TARGET_PARAMS.items())
 _RAW_SQLITE = 'floor:raw-sqlite3'
 _RAW_FILES = 'floor:raw-files'
+_INTO_DICT = (('into', 'dictionary'),)
 
 TARGETS: tuple[Target, ...] = (
     Target('persisted-hit-vs-lazy',
@@ -131,10 +132,11 @@ TARGETS: tuple[Target, ...] = (
     Target('multi-speedup',
            'MultiProcessStash: at least 1.7x speedup on 2 workers',
            'multiprocess', 'speedup', 'build', 'serial-loop', HUTCH, 1.7, False, 4,
-           context=('serial-loop', 'Pool.map')),
+           _INTO_DICT, ('serial-loop', 'Pool.map')),
     Target('multi-overhead',
            'MultiProcessStash: within 1.25x of Pool.map on the same work',
-           'multiprocess', 'speedup', 'build', HUTCH, 'Pool.map', 1.25, True, 4),
+           'multiprocess', 'speedup', 'build', HUTCH, 'Pool.map', 1.25, True, 4,
+           _INTO_DICT),
 )
 
 
