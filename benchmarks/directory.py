@@ -32,14 +32,14 @@ class RawFiles(Adapter):
         return os.path.join(self.path, key + '.dat')
 
     def dump(self, key: str, value: Any) -> None:
-        with open(self.tmp, 'wb') as f:
-            pickle.dump(value, f, pickle.HIGHEST_PROTOCOL)
+        with open(self.tmp, 'wb', buffering=0) as f:
+            f.write(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
         os.replace(self.tmp, self._file(key))
 
     def load(self, key: str) -> Any:
         try:
-            with open(self._file(key), 'rb') as f:
-                return pickle.load(f)
+            with open(self._file(key), 'rb', buffering=0) as f:
+                return pickle.loads(f.read())
         except FileNotFoundError:
             return None
 

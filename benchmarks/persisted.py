@@ -189,14 +189,14 @@ class FloorWork(FileWork):
     """The floor: ``open`` + ``pickle`` (+ ``os.replace`` for a write)."""
 
     def read(self, i: int, path: Path) -> Any:
-        with open(path, 'rb') as f:
-            return pickle.load(f)
+        with open(path, 'rb', buffering=0) as f:
+            return pickle.loads(f.read())
 
     def write(self, i: int, path: Path) -> Any:
         value = _compute()
         tmp = path.with_name(f'.{path.name}.tmp')
-        with open(tmp, 'wb') as f:
-            pickle.dump(value, f, pickle.HIGHEST_PROTOCOL)
+        with open(tmp, 'wb', buffering=0) as f:
+            f.write(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
         os.replace(tmp, path)
         return value
 

@@ -101,6 +101,9 @@ def run(cfg: Config, out: TextIO = sys.stdout, profile: bool = True,
                       file=out)
                 if profile and verdict.passed is False:
                     verdict.profile = profile_hutch(item)
+                    print('     where hutch spends its time (cProfile):', file=out)
+                    for line in verdict.profile.splitlines():
+                        print(f'     {line}', file=out)
             out.flush()
         print(f'#### {name}: {time.perf_counter() - start:.0f} s', file=out)
     return results, targets.all(), notes
