@@ -150,10 +150,10 @@ and iteration, which touch the whole store). Garbage collection runs before
 each round and is off during it, as in `timeit`. Per-item operations (load,
 exists) touch the same random sample of up to {sample} existing keys in every
 store; dump overwrites up to {write_sample} of them (the steady state of a
-store being refreshed). Values are random bytes, pickled by every store, of
-~{value} B unless the case says otherwise. Stores live on the local disk
-(a temporary folder), not in memory. Ratios are peer time / hutch time from
-the same case: above 1, hutch is faster."""
+store being refreshed) and insert writes as many new keys. Values are random
+bytes, pickled by every store, of ~{value} B unless the case says otherwise.
+Stores live on the local disk (a temporary folder), not in memory. Ratios are
+peer time / hutch time from the same case: above 1, hutch is faster."""
 
 
 def to_markdown(path: Path, chart: str, cfg: Config, results: list[CaseResult],

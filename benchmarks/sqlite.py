@@ -166,4 +166,4 @@ def cases(cfg: Config) -> Iterator[Item]:
     big = {HUTCH: HutchSqlite, 'floor:raw-sqlite3': RawSqlite}
     for n in cfg.sqlite_counts:
         yield from stash_cases(cfg, AREA, 'growth', big, n, cfg.value_bytes,
-                               ops=('dump', 'load', 'exists', 'keys', 'len'))
+                               ops=('dump', 'insert', 'load', 'exists', 'keys', 'len'))

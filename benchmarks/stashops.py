@@ -9,13 +9,16 @@ yields one case per operation:
 
 * ``dump``, ``load``, ``exists`` touch the same random sample of existing
   keys in every contender (``dump`` overwrites part of it: the steady state
-  of a store that is refreshed), and are reported per operation;
+  of a store that is refreshed), and are reported per operation; ``insert``
+  dumps as many keys the store has never seen (the store grows by that much
+  each round, a small fraction of ``n``);
 * ``keys``, ``len`` and ``iter`` are whole-store calls, judged per item in
   the growth table.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 import shutil
 from abc import ABC, abstractmethod
@@ -25,7 +28,7 @@ from typing import Any
 
 from .harness import HUTCH, Case, Config, Contender, Item, NotAvailable, Note
 
-OPS = ('dump', 'load', 'exists', 'keys', 'len', 'iter')
+OPS = ('dump', 'insert', 'load', 'exists', 'keys', 'len', 'iter')
 WHOLE_STORE_OPS = frozenset(('keys', 'len', 'iter'))
 
 
@@ -110,6 +113,14 @@ def _op_runner(adapter: Adapter, op: str, sample: list[str],
             for k in sample:
                 dump(k, value)
             return len(sample)
+    elif op == 'insert':
+        fresh = itertools.count()
+
+        def run() -> int:
+            dump, batch = adapter.dump, next(fresh)
+            for k in sample:
+                dump(f'{k}-new{batch}', value)
+            return len(sample)
     elif op == 'load':
         def run() -> int:
             load = adapter.load
@@ -179,7 +190,7 @@ def stash_cases(cfg: Config, area: str, workload: str, builders: dict[str, Build
         keys = [key_of(i) for i in rng.sample(range(n), size)]
         written = keys[:min(size, cfg.write_sample)]
         for op in ops:
-            touched = written if op == 'dump' else keys
+            touched = written if op in ('dump', 'insert') else keys
             contenders = [Contender(peer, _op_runner(a, op, touched, value))
                           for peer, a in adapters.items()]
             whole = op in WHOLE_STORE_OPS
