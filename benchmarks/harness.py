@@ -72,7 +72,7 @@ class Config:
             base = cls(quick=True, workdir=workdir, rounds=3, min_round=0.03,
                        counts=(1_000, 10_000),
                        sqlite_counts=(), sample=300, write_sample=200,
-                       value_sizes=((100, 100), (10_000, 100), (1_000_000, 10)),
+                       value_sizes=((10_000, 100), (1_000_000, 10)),
                        hits=100_000, mp_items=100)
         else:
             base = cls(quick=False, workdir=workdir)
