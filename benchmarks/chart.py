@@ -80,6 +80,6 @@ def render(path: Path, results: list[CaseResult], targets: list[TargetResult],
                     f'dashed: super-linear')
     ax_g.set_title('Growth (hutch in green)')
 
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / (sum(heights) + 3)))
     fig.savefig(path, dpi=100)
     plt.close(fig)
