@@ -6,10 +6,15 @@ only keep its harness, targets, growth table and reports from breaking.
 
 from __future__ import annotations
 
+import doctest
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
+import pytest
+from benchmarks import growth as growth_module
+from benchmarks import harness, report
 from benchmarks.growth import growth
 from benchmarks.harness import (
     HUTCH,
@@ -139,3 +144,9 @@ def test_runner_writes_json_and_markdown_with_every_target(tmp_path: Path) -> No
     assert [r['op'] for r in data['results']] == ['load']
     assert len(data['targets']) == len(TARGETS)
     assert 'toy/w: a note' in page and '## Targets' in page
+
+
+@pytest.mark.parametrize('module', [harness, growth_module, report])
+def test_the_examples_in_the_benchmark_modules_run(module: ModuleType) -> None:
+    failed, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert failed == 0
