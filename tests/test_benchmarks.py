@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
 from benchmarks import growth as growth_module
 from benchmarks import harness, report
 from benchmarks.growth import growth
@@ -32,7 +33,6 @@ from benchmarks.memory import PlainDict
 from benchmarks.run import run, write_reports
 from benchmarks.stashops import OPS, Adapter, StashAdapter, stash_cases
 from benchmarks.targets import TARGETS, Targets
-
 from hutch import DictionaryStash
 
 
