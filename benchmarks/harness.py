@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -109,6 +110,11 @@ class Case:
     #: ops whose cost per call is expected to grow with the item count
     #: (keys, len, iteration) are timed per call but judged per item
     per_item: bool = False
+    #: flush the file system (``os.sync``) before each round, so that no
+    #: contender's writes are paid for by the next one's round
+    flush: bool = False
+    #: said with a profile of hutch's contender (e.g. what cProfile can't see)
+    profile_note: str = ''
 
 
 @dataclass
@@ -162,9 +168,12 @@ class CaseResult:
         return a.median / b.median
 
 
-def _time_round(contender: Contender, repeat: int = 1) -> tuple[float, int]:
+def _time_round(contender: Contender, repeat: int = 1,
+                flush: bool = False) -> tuple[float, int]:
     if contender.prepare is not None:
         contender.prepare()
+    if flush:
+        os.sync()
     gc.collect()
     enabled = gc.isenabled()
     gc.disable()
@@ -191,7 +200,8 @@ def measure(case: Case, rounds: int, warmup: int = 1,
     round lasts about that long, so that short operations are timed over
     enough work to rise above the clock and the noise.  Garbage collection
     is off while a round runs (as in :mod:`timeit`) and a full collection
-    runs before each round, so no contender pays for another's garbage.
+    runs before each round, so no contender pays for another's garbage (nor,
+    with ``case.flush``, for another's unwritten file data).
 
     >>> counter = {'n': 0}
     >>> def work() -> int:
@@ -207,7 +217,7 @@ def measure(case: Case, rounds: int, warmup: int = 1,
     for contender in case.contenders:
         elapsed = 0.0
         for _ in range(warmup):
-            elapsed, _ops = _time_round(contender)
+            elapsed, _ops = _time_round(contender, flush=case.flush)
         repeat = 1
         if contender.prepare is None and 0 < elapsed < min_round:
             repeat = min(10_000, math.ceil(min_round / elapsed))
@@ -218,7 +228,7 @@ def measure(case: Case, rounds: int, warmup: int = 1,
     for r in range(rounds):
         for i in range(n):
             contender = case.contenders[(r + i) % n]
-            elapsed, ops = _time_round(contender, repeats[contender.peer])
+            elapsed, ops = _time_round(contender, repeats[contender.peer], case.flush)
             samples[contender.peer].append(elapsed / ops)
             ops_of[contender.peer] = ops
     result = CaseResult(case.area, case.workload, case.op, dict(case.params),

@@ -29,6 +29,9 @@ from hutch import DictionaryStash, ReadOnlyStash, Stash
 from .harness import HUTCH, Case, Config, Contender, Item, NotAvailable, Note, require
 
 AREA = 'multiprocess'
+PROFILE_NOTE = ("cProfile sees the parent, which mostly waits for its workers; "
+                "for the workers' side run `py-spy record --subprocesses -- "
+                "python -m benchmarks --only multiprocess`.")
 
 
 def burn(iterations: int) -> int:
@@ -151,7 +154,8 @@ def _case(cfg: Config, workload: str, n: int, iterations: int,
         contenders.insert(0, Contender(HUTCH, runs[HUTCH].hutch, runs[HUTCH].prepare))
     params = {'items': n, 'item_ms': round(cfg.mp_item_seconds * 1000, 3)
               if iterations else 0, 'workers': cfg.mp_workers, 'into': into}
-    return Case(AREA, workload, 'build', params, contenders, unit='item')
+    return Case(AREA, workload, 'build', params, contenders, unit='item',
+                flush=into != 'dictionary', profile_note=PROFILE_NOTE)
 
 
 def cases(cfg: Config) -> Iterator[Item]:

@@ -223,7 +223,7 @@ def _file_cases(cfg: Config) -> Iterator[Item]:
             return
         yield Case(AREA, 'miss', 'compute+write', {'n': n},
                    [Contender(peer, w.runner('write'), prepare=w.reset)
-                    for peer, w in works.items()])
+                    for peer, w in works.items()], flush=True)
         for w in works.values():  # fill once; every round then reads
             w.reset()
             w.runner('write')()

@@ -152,8 +152,10 @@ exists) touch the same random sample of up to {sample} existing keys in every
 store; dump overwrites up to {write_sample} of them (the steady state of a
 store being refreshed) and insert writes as many new keys. Values are random
 bytes, pickled by every store, of ~{value} B unless the case says otherwise.
-Stores live on the local disk (a temporary folder), not in memory. Ratios are
-peer time / hutch time from the same case: above 1, hutch is faster."""
+Stores live on the local disk (a temporary folder), not in memory; before
+each round of a writing case the file system is flushed (`os.sync`), so that
+no contender pays for another's unwritten data. Ratios are peer time / hutch
+time from the same case: above 1, hutch is faster."""
 
 
 def to_markdown(path: Path, chart: str, cfg: Config, results: list[CaseResult],

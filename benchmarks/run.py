@@ -59,11 +59,12 @@ def profile_hutch(case: Case, top: int = 12, min_seconds: float = 0.3) -> str:
         spent += time.perf_counter() - start
         rounds += 1
     stats = pstats.Stats(profiler).strip_dirs()
+    note = [case.profile_note] if case.profile_note else []
     table = stats.stats  # type: ignore[attr-defined]
     total = sum(row[2] for row in table.values()) or 1.0
     ordered = sorted(table.items(), key=lambda item: -item[1][2])[:top]
     head = ('own %', 'cum %', 'calls/round', 'own/call')
-    lines = ['{:>6} {:>6} {:>11} {:>10}  function'.format(*head)]
+    lines = note + ['{:>6} {:>6} {:>11} {:>10}  function'.format(*head)]
     for (file, line, name), (_cc, calls, own, cum, _callers) in ordered:
         where = f'{file}:{line}({name})' if line else name
         lines.append(f'{own / total:6.1%} {cum / total:6.1%} {calls / rounds:11.0f} '

@@ -195,7 +195,8 @@ def stash_cases(cfg: Config, area: str, workload: str, builders: dict[str, Build
                           for peer, a in adapters.items()]
             whole = op in WHOLE_STORE_OPS
             yield Case(area, workload, op, params, contenders,
-                       unit='call' if whole else 'op', per_item=whole)
+                       unit='call' if whole else 'op', per_item=whole,
+                       flush=op in ('dump', 'insert'))
     finally:
         for adapter in adapters.values():
             adapter.close()
