@@ -115,6 +115,9 @@ class Case:
     flush: bool = False
     #: said with a profile of hutch's contender (e.g. what cProfile can't see)
     profile_note: str = ''
+    #: whether a short round may be repeated within itself (not when each
+    #: run leaves the data larger, as an insert of new keys does)
+    repeatable: bool = True
 
 
 @dataclass
@@ -195,10 +198,11 @@ def measure(case: Case, rounds: int, warmup: int = 1,
             min_round: float = 0.0) -> CaseResult:
     """Time ``case``: warm-up, then ``rounds`` alternating rounds; medians.
 
-    A contender without ``prepare`` whose warm-up round took less than
-    ``min_round`` seconds repeats its work within each timed round until a
-    round lasts about that long, so that short operations are timed over
-    enough work to rise above the clock and the noise.  Garbage collection
+    In a repeatable case, a contender without ``prepare`` whose warm-up
+    round took less than ``min_round`` seconds repeats its work within each
+    timed round until a round lasts about that long, so that short
+    operations are timed over enough work to rise above the clock and the
+    noise.  Garbage collection
     is off while a round runs (as in :mod:`timeit`) and a full collection
     runs before each round, so no contender pays for another's garbage (nor,
     with ``case.flush``, for another's unwritten file data).
@@ -219,7 +223,7 @@ def measure(case: Case, rounds: int, warmup: int = 1,
         for _ in range(warmup):
             elapsed, _ops = _time_round(contender, flush=case.flush)
         repeat = 1
-        if contender.prepare is None and 0 < elapsed < min_round:
+        if case.repeatable and contender.prepare is None and 0 < elapsed < min_round:
             repeat = min(10_000, math.ceil(min_round / elapsed))
         repeats[contender.peer] = repeat
     samples: dict[str, list[float]] = {c.peer: [] for c in case.contenders}

@@ -10,8 +10,8 @@ yields one case per operation:
 * ``dump``, ``load``, ``exists`` touch the same random sample of existing
   keys in every contender (``dump`` overwrites part of it: the steady state
   of a store that is refreshed), and are reported per operation; ``insert``
-  dumps as many keys the store has never seen (the store grows by that much
-  each round, a small fraction of ``n``);
+  dumps as many keys the store has never seen, once a round, and runs last
+  (the store grows by that much each round);
 * ``keys``, ``len`` and ``iter`` are whole-store calls, judged per item in
   the growth table.
 """
@@ -28,7 +28,9 @@ from typing import Any
 
 from .harness import HUTCH, Case, Config, Contender, Item, NotAvailable, Note
 
-OPS = ('dump', 'insert', 'load', 'exists', 'keys', 'len', 'iter')
+#: in this order: the reads first, then dump, then insert (which grows the
+#: store, so nothing after it would see ``n`` items)
+OPS = ('load', 'exists', 'keys', 'len', 'iter', 'dump', 'insert')
 WHOLE_STORE_OPS = frozenset(('keys', 'len', 'iter'))
 
 
@@ -196,7 +198,7 @@ def stash_cases(cfg: Config, area: str, workload: str, builders: dict[str, Build
             whole = op in WHOLE_STORE_OPS
             yield Case(area, workload, op, params, contenders,
                        unit='call' if whole else 'op', per_item=whole,
-                       flush=op in ('dump', 'insert'))
+                       flush=op in ('dump', 'insert'), repeatable=op != 'insert')
     finally:
         for adapter in adapters.values():
             adapter.close()

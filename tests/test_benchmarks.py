@@ -83,6 +83,21 @@ def test_measure_prepares_before_every_round_untimed() -> None:
     assert len(prepared) == 4
 
 
+def test_measure_repeats_a_short_round_until_it_lasts_min_round() -> None:
+    calls: list[int] = []
+    contender = Contender('a', lambda: calls.append(1) or 1)
+    measure(Case('t', 't', 'op', {}, [contender]), rounds=1, min_round=0.01)
+    assert len(calls) > 2
+
+
+def test_measure_runs_an_unrepeatable_case_once_a_round() -> None:
+    calls: list[int] = []
+    contender = Contender('a', lambda: calls.append(1) or 1)
+    measure(Case('t', 't', 'op', {}, [contender], repeatable=False), rounds=3,
+            min_round=10.0)
+    assert len(calls) == 4
+
+
 def test_a_target_passes_or_misses_on_the_ratio_of_its_two_peers() -> None:
     lazy = next(t for t in TARGETS if t.name == 'persisted-hit-vs-lazy')
     ok = lazy.judge(_result('persisted', 'hit', 'read', {}, hutch=2.0,
