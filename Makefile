@@ -29,7 +29,7 @@ test: lint typecheck pytest
 
 # The benchmark suite (benchmarks/): hutch against its peers, installed by
 # the `bench` extra into the same .venv.  `bench` is the full run (about
-# 15-20 minutes on 2 cores); `bench-quick` a reduced one (under two minutes).
+# 15 minutes on 2 cores); `bench-quick` a reduced one (under two minutes).
 # Both write docs/benchmarks.md, .json and .png.
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'
