@@ -191,7 +191,7 @@ def to_markdown(path: Path, chart: str, cfg: Config, results: list[CaseResult],
         out += ['', 'Where the time goes in hutch for each missed target '
                 '(cProfile, one round, top functions by own time):', '']
         for t in missed:
-            out += [f'### {t.target.name}', '', '```', t.profile.rstrip(), '```', '']
+            out += [f'### {t.target.name}', '', '```text', t.profile.rstrip(), '```', '']
     out += ['', f'![benchmark chart]({chart})', '']
     for area in dict.fromkeys(r.area for r in results):
         out += [f'## {area}', '',
