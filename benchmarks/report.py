@@ -189,9 +189,10 @@ def to_markdown(path: Path, chart: str, cfg: Config, results: list[CaseResult],
     missed = [t for t in targets if t.profile]
     if missed:
         out += ['', 'Where the time goes in hutch for each missed target '
-                '(cProfile, one round, top functions by own time):', '']
+                '(cProfile over a few rounds, top functions by own time):', '']
         for t in missed:
-            out += [f'### {t.target.name}', '', '```text', t.profile.rstrip(), '```', '']
+            out += [f'### {t.target.name}', '',
+                    '```text', t.profile.rstrip(), '```', '']
     out += ['', f'![benchmark chart]({chart})', '']
     for area in dict.fromkeys(r.area for r in results):
         out += [f'## {area}', '',
