@@ -24,7 +24,8 @@ def render(path: Path, results: list[CaseResult], targets: list[TargetResult],
     heights = [max(2.0, 0.3 * len(measured)), max(2.0, 0.16 * n_ratios),
                max(2.0, 0.16 * len(growths))]
     fig, (ax_t, ax_r, ax_g) = plt.subplots(
-        3, 1, figsize=(12, sum(heights) + 3), height_ratios=heights)
+        3, 1, figsize=(12, sum(heights) + 3), height_ratios=heights,
+        layout='constrained')
     fig.suptitle(title)
 
     # 1. targets: how far each measured ratio is from its bound (>= 1 passes)
@@ -58,6 +59,7 @@ def render(path: Path, results: list[CaseResult], targets: list[TargetResult],
     ax_r.axvline(1.0, color='black', lw=1)
     ax_r.set_xscale('log')
     ax_r.tick_params(axis='y', labelsize=6)
+    ax_r.margins(y=0.01)
     ax_r.invert_yaxis()
     ax_r.set_xlabel('peer time / hutch time (> 1: hutch faster); stashes at '
                     f'{TARGET_PARAMS["n"]:,} items')
@@ -73,6 +75,7 @@ def render(path: Path, results: list[CaseResult], targets: list[TargetResult],
     ax_g.axvline(SUPER_LINEAR, color='tab:red', lw=1, ls='--')
     ax_g.set_xscale('log')
     ax_g.tick_params(axis='y', labelsize=6)
+    ax_g.margins(y=0.01)
     ax_g.invert_yaxis()
     sizes = sorted({n for g in growths for n in g.costs})
     span = f'{sizes[0]:,} -> {sizes[-1]:,} items' if sizes else ''
@@ -80,6 +83,5 @@ def render(path: Path, results: list[CaseResult], targets: list[TargetResult],
                     f'dashed: super-linear')
     ax_g.set_title('Growth (hutch in green)')
 
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / (sum(heights) + 3)))
     fig.savefig(path, dpi=100)
     plt.close(fig)
