@@ -54,7 +54,8 @@ from typing import Optional
 from urllib.parse import unquote
 
 __all__ = ['FileNames', 'encode_key', 'decode_name', 'is_long_name',
-           'check_key', 'pack_long_key', 'unpack_long_key', 'read_long_key',
+           'check_key', 'key_type_error', 'unencodable_key_error',
+           'pack_long_key', 'unpack_long_key', 'read_long_key',
            'EMPTY_NAME', 'LONG_MARK', 'MAX_NAME_BYTES']
 
 EMPTY_NAME = '%-'
@@ -85,8 +86,27 @@ _RESERVED_START = re.compile(_RESERVED)
 is_plain = _SAFE.fullmatch
 
 
+def key_type_error(key: object) -> TypeError:
+    """The error for a stash key that is not a ``str``: one wording everywhere.
+
+    Hot paths test ``isinstance(key, str)`` inline and raise this only when
+    the test fails, so a good key costs no call.
+
+    >>> key_type_error(b'k')
+    TypeError("stash keys must be str, got bytes: b'k'")
+    """
+    return TypeError(f'stash keys must be str, got {type(key).__name__}: {key!r}')
+
+
+def unencodable_key_error(key: str) -> ValueError:
+    """The error for a key with no UTF-8 form (it holds a lone surrogate),
+    raised by stashes that store keys as UTF-8 text."""
+    return ValueError(f'key {key!r} is not valid Unicode text '
+                      '(it holds a lone surrogate) and cannot be stored')
+
+
 def check_key(key: object) -> str:
-    """``key`` itself when it is a ``str``; else a ``TypeError`` naming it.
+    """``key`` itself when it is a ``str``; else :func:`key_type_error`.
 
     >>> check_key(3)
     Traceback (most recent call last):
@@ -94,8 +114,7 @@ def check_key(key: object) -> str:
     TypeError: stash keys must be str, got int: 3
     """
     if not isinstance(key, str):
-        raise TypeError(
-            f'stash keys must be str, got {type(key).__name__}: {key!r}')
+        raise key_type_error(key)
     return key
 
 
@@ -124,7 +143,7 @@ def encode_key(key: str, max_bytes: int = MAX_NAME_BYTES) -> str:
     (200, 'xxx', True)
     """
     if not isinstance(key, str):
-        check_key(key)
+        raise key_type_error(key)
     if _SAFE.fullmatch(key) is not None:
         name = key
     else:

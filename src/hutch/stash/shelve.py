@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Optional, TypeVar, Union
 
 from .._files import FileLock, remove_stale_temps
+from .._keys import key_type_error, unencodable_key_error
 from ..errors import CorruptDataError, PersistableError
 from ..serial import SerializerSpec, get_serializer
 from ._dumb import open_safe_dumb
@@ -330,13 +331,11 @@ class ShelveStash(CloseableStash):
 
     def _check(self, name: object) -> None:
         if not isinstance(name, str):
-            raise TypeError(f'keys must be str, got {type(name).__name__}')
+            raise key_type_error(name)
         try:
             name.encode('utf-8')
         except UnicodeEncodeError as e:
-            raise ValueError(
-                f'key {name!r} is not valid Unicode text (it holds a lone '
-                'surrogate) and cannot be stored') from e
+            raise unencodable_key_error(name) from e
 
     def load(self, name: str) -> Any:
         return self.get(name)

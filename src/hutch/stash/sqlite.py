@@ -44,6 +44,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from .._keys import key_type_error, unencodable_key_error
 from ..errors import CorruptDataError, PersistableError
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING, chunks
@@ -115,12 +116,6 @@ class SqliteKeys(Collection[str]):
     def __repr__(self) -> str:
         return f'SqliteKeys({self._stash.path})'
 
-
-
-def _unencodable(name: str) -> ValueError:
-    """The error for a key that has no UTF-8 form (a lone surrogate)."""
-    return ValueError(f'key {name!r} is not valid Unicode text '
-                      '(it holds a lone surrogate) and cannot be stored')
 
 class SqliteStash(CloseableStash):
     """A stash kept in one table of a SQLite database file.
@@ -295,12 +290,12 @@ class SqliteStash(CloseableStash):
 
     def get(self, name: str, default: Any = None) -> Any:
         if not isinstance(name, str):
-            raise TypeError(f'keys must be str, got {type(name).__name__}')
+            raise key_type_error(name)
         try:
             row = self._cursor().execute(
                 self._sql_select, (name,)).fetchone()
         except UnicodeEncodeError as e:
-            raise _unencodable(name) from e
+            raise unencodable_key_error(name) from e
         except sqlite3.Error as e:
             raise self._error('load', e, name) from e
         if row is None:
@@ -320,33 +315,33 @@ class SqliteStash(CloseableStash):
 
     def exists(self, name: str) -> bool:
         if not isinstance(name, str):
-            raise TypeError(f'keys must be str, got {type(name).__name__}')
+            raise key_type_error(name)
         try:
             return self._cursor().execute(
                 self._sql_exists, (name,)).fetchone() is not None
         except UnicodeEncodeError as e:
-            raise _unencodable(name) from e
+            raise unencodable_key_error(name) from e
         except sqlite3.Error as e:
             raise self._error('look up', e, name) from e
 
     def dump(self, name: str, inst: Any) -> None:
         if not isinstance(name, str):
-            raise TypeError(f'keys must be str, got {type(name).__name__}')
+            raise key_type_error(name)
         data = self._dumps(inst)
         try:
             self._cursor().execute(self._sql_upsert, (name, data))
         except UnicodeEncodeError as e:
-            raise _unencodable(name) from e
+            raise unencodable_key_error(name) from e
         except sqlite3.Error as e:
             raise self._error('dump', e, name) from e
 
     def delete(self, name: Optional[str] = None) -> None:
         if not isinstance(name, str):
-            raise TypeError(f'keys must be str, got {type(name).__name__}')
+            raise key_type_error(name)
         try:
             self._cursor().execute(self._sql_delete, (name,))
         except UnicodeEncodeError as e:
-            raise _unencodable(name) from e
+            raise unencodable_key_error(name) from e
         except sqlite3.Error as e:
             raise self._error('delete', e, name) from e
 
@@ -420,8 +415,7 @@ class SqliteStash(CloseableStash):
         def rows() -> Iterator[tuple[str, bytes]]:
             for key, value in pairs:
                 if not isinstance(key, str):
-                    raise TypeError(
-                        f'keys must be str, got {type(key).__name__}')
+                    raise key_type_error(key)
                 yield key, dumps(value)
 
         conn = self._connection()
@@ -447,7 +441,7 @@ class SqliteStash(CloseableStash):
         wanted = list(keys)
         for key in wanted:
             if not isinstance(key, str):
-                raise TypeError(f'keys must be str, got {type(key).__name__}')
+                raise key_type_error(key)
         found: dict[str, bytes] = {}
         conn = self._connection()
         try:

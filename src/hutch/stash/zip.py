@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from .._keys import key_type_error
 from ..errors import CorruptDataError, PersistableError
 from .base import CloseableStash, ReadOnlyStash
 
@@ -132,7 +133,7 @@ class ZipStash(ReadOnlyStash, CloseableStash):
 
     def get(self, name: str, default: Any = None) -> Any:
         if not isinstance(name, str):
-            raise TypeError(f'keys must be str, got {type(name).__name__}')
+            raise key_type_error(name)
         archive, entries = self._archive()
         info = entries.get(name)
         if info is None:
@@ -154,7 +155,7 @@ class ZipStash(ReadOnlyStash, CloseableStash):
 
     def exists(self, name: str) -> bool:
         if not isinstance(name, str):
-            raise TypeError(f'keys must be str, got {type(name).__name__}')
+            raise key_type_error(name)
         return name in self._index()
 
     def keys(self) -> Iterable[str]:
