@@ -68,3 +68,16 @@ class ReadOnlyError(PersistableError):
 
 class LockTimeoutError(PersistableError, TimeoutError):
     """A lock guarding persisted data could not be acquired in time."""
+
+
+def deserialize_error(cause: BaseException, key: Optional[Any] = None,
+                      path: Optional[str | os.PathLike[str]] = None
+                      ) -> CorruptDataError:
+    """The error for stored bytes that a serializer could not turn back into
+    a value, worded the same by every stash; raise it ``from cause``.
+
+    >>> print(deserialize_error(EOFError('no data'), 'k', '/d/k.dat'))
+    cannot deserialize the stored value: EOFError('no data') (key 'k', path /d/k.dat)
+    """
+    return CorruptDataError(
+        f'cannot deserialize the stored value: {cause!r}', key=key, path=path)

@@ -64,7 +64,7 @@ from typing import Any, Optional, TypeVar, Union
 
 from ._files import FileLock, atomic_writer
 from .dealloc import Deallocatable
-from .errors import CorruptDataError, PersistableError
+from .errors import CorruptDataError, PersistableError, deserialize_error
 from .util import MISSING
 
 __all__ = ['PersistedWork', 'persisted']
@@ -289,9 +289,7 @@ class PersistedWork(Deallocatable):
             try:
                 return pickle.load(f)
             except Exception as e:
-                raise CorruptDataError(
-                    f'cannot unpickle persisted work: {e!r}',
-                    path=self.path) from e
+                raise deserialize_error(e, path=self.path) from e
 
     def _write(self, value: Any) -> None:
         try:

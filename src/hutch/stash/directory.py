@@ -32,7 +32,7 @@ from typing import Any, Optional
 
 from .. import _keys
 from .._files import TEMP_SUFFIX, FileLock, atomic_write, is_temp_name, read_file
-from ..errors import CorruptDataError
+from ..errors import deserialize_error
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING
 from .base import CloseableStash
@@ -183,8 +183,7 @@ class DirectoryStash(CloseableStash):
                 logger.warning('treating unreadable %s (key %r) as missing: '
                                '%s', file, key, e)
                 return MISSING
-            raise CorruptDataError(f'cannot read stored data: {e}', key=key,
-                                   path=file) from e
+            raise deserialize_error(e, key, file) from e
 
     def load(self, name: str) -> Any:
         value = self._read(name)

@@ -34,7 +34,7 @@ from typing import Any, Optional, TypeVar, Union
 
 from .._files import FileLock, remove_stale_temps
 from .._keys import key_type_error, unencodable_key_error
-from ..errors import CorruptDataError, PersistableError
+from ..errors import PersistableError, deserialize_error
 from ..serial import SerializerSpec, get_serializer
 from ._dumb import open_safe_dumb
 from .base import CloseableStash
@@ -357,9 +357,7 @@ class ShelveStash(CloseableStash):
             try:
                 value = self._loads(data)
             except Exception as e:
-                raise CorruptDataError(
-                    f'cannot deserialize the stored value: {e!r}',
-                    key=name, path=self.real_path) from e
+                raise deserialize_error(e, name, self.real_path) from e
             if self.writeback and not self.auto_close:
                 cache[name] = value
             return value

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from .._keys import key_type_error, unencodable_key_error
-from ..errors import CorruptDataError, PersistableError
+from ..errors import PersistableError, deserialize_error
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING, chunks
 from .base import CloseableStash
@@ -303,9 +303,7 @@ class SqliteStash(CloseableStash):
         try:
             return self._loads(row[0])
         except Exception as e:
-            raise CorruptDataError(
-                f'cannot deserialize the stored value: {e!r}',
-                key=name, path=self.path) from e
+            raise deserialize_error(e, name, self.path) from e
 
     def __getitem__(self, name: str) -> Any:
         item = self.get(name, MISSING)
@@ -383,9 +381,7 @@ class SqliteStash(CloseableStash):
             try:
                 value = loads(data)
             except Exception as e:
-                raise CorruptDataError(
-                    f'cannot deserialize the stored value: {e!r}',
-                    key=key, path=self.path) from e
+                raise deserialize_error(e, key, self.path) from e
             yield key, value
 
     def values(self) -> Iterator[Any]:
@@ -462,9 +458,7 @@ class SqliteStash(CloseableStash):
                 try:
                     result[key] = loads(found[key])
                 except Exception as e:
-                    raise CorruptDataError(
-                        f'cannot deserialize the stored value: {e!r}',
-                        key=key, path=self.path) from e
+                    raise deserialize_error(e, key, self.path) from e
         return result
 
     # -- pickling: by path, never by connection ------------------------------
