@@ -29,8 +29,9 @@ from typing import IO, Any, Optional
 
 from .errors import LockTimeoutError, PersistableError
 
-__all__ = ['TEMP_SUFFIX', 'is_temp_name', 'atomic_write', 'atomic_writer',
-           'read_file', 'FileLock', 'lock_dir', 'remove_stale_temps']
+__all__ = ['TEMP_SUFFIX', 'check_path', 'path_type_error', 'is_temp_name',
+           'atomic_write', 'atomic_writer', 'read_file', 'FileLock',
+           'lock_dir', 'remove_stale_temps']
 
 TEMP_SUFFIX = '.hutch-tmp'
 """Every temporary file hutch writes is a dot-file ending in this suffix."""
@@ -39,6 +40,27 @@ _counter = itertools.count()
 _READ_FLAGS = os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0)
 _TEMP_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL
                | getattr(os, 'O_CLOEXEC', 0))
+
+
+def path_type_error(path: object) -> TypeError:
+    """The error for a path argument that is neither a ``str`` nor path-like."""
+    return TypeError(f'path must be a str or a path-like object, '
+                     f'got {type(path).__name__}: {path!r}')
+
+
+def check_path(path: object) -> Path:
+    """``path`` as a :class:`~pathlib.Path`; else :func:`path_type_error`.
+
+    >>> check_path('data/a.dat')
+    PosixPath('data/a.dat')
+    >>> check_path(3)
+    Traceback (most recent call last):
+    ...
+    TypeError: path must be a str or a path-like object, got int: 3
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise path_type_error(path)
+    return Path(path)
 
 
 def is_temp_name(name: str) -> bool:

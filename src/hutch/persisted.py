@@ -62,7 +62,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional, TypeVar, Union
 
-from ._files import FileLock, atomic_writer
+from ._files import FileLock, atomic_writer, check_path, path_type_error
 from .dealloc import Deallocatable
 from .errors import CorruptDataError, PersistableError, deserialize_error
 from .util import MISSING
@@ -173,8 +173,7 @@ class PersistedWork(Deallocatable):
             self.use_disk = True
             global_key = os.path.abspath(path)
         else:
-            raise TypeError(
-                f'path must be a str or a pathlib.Path, got {path!r}')
+            raise path_type_error(path)
         self._version_tag = _check_version(version)
         _check_timeout(lock_timeout)
         self.path = Path(path)
@@ -419,12 +418,10 @@ class persisted:
             raise TypeError(f'attribute name must be a str, got {name!r}')
         if not name.isidentifier():
             raise ValueError(f'not an attribute name: {name!r}')
-        if path is not None and not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f'path must be a str or a Path, got {path!r}')
         _check_version(version)
         _check_timeout(lock_timeout)
         self.attr_name = name
-        self.path: Optional[Path] = None if path is None else Path(path)
+        self.path: Optional[Path] = None if path is None else check_path(path)
         self.cache_global = cache_global
         self.transient = transient
         self.allocation_track = allocation_track

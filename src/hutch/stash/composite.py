@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .. import _keys
+from .._files import check_path
 from ..errors import CorruptDataError, PersistableError
 from ..util import MISSING
 from .directory import DirectoryStash
@@ -87,8 +88,7 @@ class DirectoryCompositeStash(DirectoryStash):
                  groups: Iterable[Iterable[str]], attribute_name: str,
                  load_keys: Optional[Iterable[str]] = None,
                  **kwargs: Any) -> None:
-        if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f'path must be a str or path, got {path!r}')
+        path = check_path(path)
         if not isinstance(attribute_name, str) or not attribute_name:
             raise TypeError(
                 f'attribute_name must be a non-empty str, got {attribute_name!r}')

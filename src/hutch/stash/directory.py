@@ -31,7 +31,14 @@ from string import Formatter
 from typing import Any, Optional
 
 from .. import _keys
-from .._files import TEMP_SUFFIX, FileLock, atomic_write, is_temp_name, read_file
+from .._files import (
+    TEMP_SUFFIX,
+    FileLock,
+    atomic_write,
+    check_path,
+    is_temp_name,
+    read_file,
+)
 from ..errors import deserialize_error
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING
@@ -108,8 +115,7 @@ class DirectoryStash(CloseableStash):
                  pattern: str = '{name}.dat',
                  serializer: SerializerSpec = None, shard: int = 0,
                  on_error: str = 'raise', durable: bool = False) -> None:
-        if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f'path must be a str or path, got {path!r}')
+        path = check_path(path)
         if isinstance(shard, bool) or not isinstance(shard, int):
             raise TypeError(f'shard must be an int, got {shard!r}')
         if shard == 1 or shard < 0 or shard > 1 << 16:

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional, TypeVar, Union
 
-from .._files import FileLock, remove_stale_temps
+from .._files import FileLock, check_path, remove_stale_temps
 from .._keys import key_type_error, unencodable_key_error
 from ..errors import PersistableError, deserialize_error
 from ..serial import SerializerSpec, get_serializer
@@ -114,8 +114,7 @@ class ShelveStash(CloseableStash):
                  writeback: bool = True, auto_close: bool = True,
                  serializer: SerializerSpec = None,
                  lock_timeout: Optional[float] = 60.0) -> None:
-        if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f'path must be a str or path, got {path!r}')
+        path = check_path(path)
         self.path = Path(path)
         self.writeback = bool(writeback)
         self.auto_close = bool(auto_close)

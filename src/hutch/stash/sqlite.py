@@ -44,6 +44,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from .._files import check_path
 from .._keys import key_type_error, unencodable_key_error
 from ..errors import PersistableError, deserialize_error
 from ..serial import SerializerSpec, get_serializer
@@ -136,8 +137,7 @@ class SqliteStash(CloseableStash):
     def __init__(self, path: Union[str, os.PathLike[str]],
                  table: str = 'stash', serializer: SerializerSpec = None,
                  timeout: float = 60.0) -> None:
-        if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f'path must be a str or path, got {path!r}')
+        path = check_path(path)
         if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
             raise ValueError(f'table must be a plain identifier, got {table!r}')
         if table.lower().startswith('sqlite_'):

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from .._files import check_path
 from .._keys import key_type_error
 from ..errors import CorruptDataError, PersistableError
 from .base import CloseableStash, ReadOnlyStash
@@ -63,8 +64,7 @@ class ZipStash(ReadOnlyStash, CloseableStash):
     def __init__(self, path: Union[str, os.PathLike[str]],
                  root: Optional[str] = None,
                  encoding: Optional[str] = None) -> None:
-        if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f'path must be a str or path, got {path!r}')
+        path = check_path(path)
         if root is not None and not isinstance(root, str):
             raise TypeError(f'root must be a str or None, got {root!r}')
         if encoding is not None:
