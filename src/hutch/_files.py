@@ -84,6 +84,14 @@ def _open_temp(path: str | os.PathLike[str]) -> tuple[int, str]:
             continue
 
 
+def _discard(tmp: str) -> None:
+    """Remove the temporary file of a write that failed, if it is there."""
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+
+
 @contextmanager
 def atomic_writer(path: str | os.PathLike[str],
                   durable: bool = False) -> Iterator[IO[bytes]]:
@@ -110,10 +118,7 @@ def atomic_writer(path: str | os.PathLike[str],
                 os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _discard(tmp)
         raise
 
 
@@ -134,10 +139,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes,
             os.close(fd)
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _discard(tmp)
         raise
 
 
