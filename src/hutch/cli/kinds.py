@@ -39,6 +39,7 @@ class DirectoryTarget(Target):
 
     kind = 'directory'
     stash_class = 'DirectoryStash'
+    stash: DirectoryStash
 
     def __init__(self, path: Path, options: Options) -> None:
         super().__init__(path, options)
@@ -73,13 +74,6 @@ class DirectoryTarget(Target):
         raise TargetError('a sharded directory stash whose shard count could '
                           'not be worked out; give --shard N', path=path)
 
-    def keys(self) -> list[str]:
-        return list(self.stash.keys())
-
-    def raw(self, key: str) -> Optional[bytes]:
-        data = self.stash.load(key)
-        return data if isinstance(data, bytes) else None
-
     def entry(self, key: str) -> tuple[Optional[int], Optional[float]]:
         try:
             st = self.stash.key_to_path(key).stat()
@@ -101,14 +95,6 @@ class DirectoryTarget(Target):
         if self.shard:
             rows.append(('shards', str(self.shard)))
         return rows
-
-    def delete(self, key: str) -> bool:
-        present = self.stash.exists(key)
-        self.stash.delete(key)
-        return present
-
-    def clear(self) -> None:
-        self.stash.clear()
 
 
 class SqliteTarget(Target):
@@ -146,13 +132,6 @@ class SqliteTarget(Target):
         raise TargetError(f'a SQLite file with {which}; give --table '
                           f'(tables: {names})', path=path)
 
-    def keys(self) -> list[str]:
-        return list(self.stash.keys())
-
-    def raw(self, key: str) -> Optional[bytes]:
-        data = self.stash.load(key)
-        return data if isinstance(data, bytes) else None
-
     def files(self) -> Iterator[Path]:
         for suffix in ('', '-wal', '-shm', '-journal'):
             p = Path(f'{self.path}{suffix}')
@@ -161,17 +140,6 @@ class SqliteTarget(Target):
 
     def details(self) -> list[tuple[str, str]]:
         return [('table', self.table)]
-
-    def delete(self, key: str) -> bool:
-        present = self.stash.exists(key)
-        self.stash.delete(key)
-        return present
-
-    def clear(self) -> None:
-        self.stash.clear()
-
-    def close(self) -> None:
-        self.stash.close()
 
 
 class ZipTarget(Target):
@@ -186,13 +154,6 @@ class ZipTarget(Target):
         self.infos = {i.filename: i for i in zip_names(path)}
         self.stash = ZipStash(path)
 
-    def keys(self) -> list[str]:
-        return list(self.stash.keys())
-
-    def raw(self, key: str) -> Optional[bytes]:
-        data = self.stash.load(key)  # bytes: the stash has no encoding
-        return data if isinstance(data, bytes) else None
-
     def entry(self, key: str) -> tuple[Optional[int], Optional[float]]:
         info = self.infos.get(key)
         if info is None:
@@ -201,9 +162,6 @@ class ZipTarget(Target):
 
     def details(self) -> list[tuple[str, str]]:
         return [('entries', str(len(self.infos)))]
-
-    def close(self) -> None:
-        self.stash.close()
 
 
 class ShelveTarget(Target):
@@ -223,13 +181,6 @@ class ShelveTarget(Target):
         self.backend = dbm.whichdb(os.fspath(base)) or 'unknown'
         self.stash = ShelveStash(base, writeback=False, serializer='bytes')
 
-    def keys(self) -> list[str]:
-        return list(self.stash.keys())
-
-    def raw(self, key: str) -> Optional[bytes]:
-        data = self.stash.load(key)
-        return data if isinstance(data, bytes) else None
-
     def files(self) -> Iterator[Path]:
         stem = self.base.name
         with os.scandir(self.base.parent) as it:
@@ -242,17 +193,6 @@ class ShelveTarget(Target):
 
     def details(self) -> list[tuple[str, str]]:
         return [('dbm', self.backend)]
-
-    def delete(self, key: str) -> bool:
-        present = bool(self.stash.exists(key))
-        self.stash.delete(key)
-        return present
-
-    def clear(self) -> None:
-        self.stash.clear()
-
-    def close(self) -> None:
-        self.stash.close()
 
 
 TARGETS: dict[str, type[Target]] = {

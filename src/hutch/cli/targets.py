@@ -30,9 +30,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from ..errors import PersistableError
+
+if TYPE_CHECKING:
+    from ..stash.base import CloseableStash
 
 __all__ = ['KINDS', 'Options', 'Target', 'TargetError', 'detect_kind',
            'open_target']
@@ -139,25 +142,33 @@ def detect_kind(path: Path, options: Options = Options()) -> str:
 
 
 class Target(ABC):
-    """One stash on disk, as the command sees it."""
+    """One stash on disk, as the command sees it.
+
+    Each kind opens :attr:`stash` -- the stash class that wrote the data,
+    giving raw bytes -- in its constructor; reads and writes go through it.
+    """
 
     kind: ClassVar[str]
     stash_class: ClassVar[str]
     writable: ClassVar[bool] = True
     #: the serializer the kind always uses, when it has one
     serializer_hint: ClassVar[Optional[str]] = None
+    #: the stash the data is read and written through
+    stash: CloseableStash
 
+    @abstractmethod
     def __init__(self, path: Path, options: Options) -> None:
         self.path = path
         self.options = options
 
-    @abstractmethod
     def keys(self) -> list[str]:
         """Every key, in the stash's own order."""
+        return list(self.stash.keys())
 
-    @abstractmethod
     def raw(self, key: str) -> Optional[bytes]:
         """The bytes stored under ``key``; ``None`` when it is absent."""
+        data = self.stash.load(key)
+        return data if isinstance(data, bytes) else None
 
     def entry(self, key: str) -> tuple[Optional[int], Optional[float]]:
         """The stored size in bytes and modification time of ``key``."""
@@ -190,15 +201,18 @@ class Target(ABC):
     def delete(self, key: str) -> bool:
         """Remove ``key``; whether it was there."""
         self.check_writable()
-        raise NotImplementedError
+        present = bool(self.stash.exists(key))
+        self.stash.delete(key)
+        return present
 
     def clear(self) -> None:
         """Remove every key."""
         self.check_writable()
-        raise NotImplementedError
+        self.stash.clear()
 
-    def close(self) -> None:  # noqa: B027 - most kinds hold nothing open
+    def close(self) -> None:
         """Let go of open files."""
+        self.stash.close()
 
     def __enter__(self) -> Target:
         return self
