@@ -41,14 +41,13 @@ import contextlib
 import importlib
 import logging
 import sys
-import threading
 from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
 from ..errors import PersistableError
 from ..stash.base import Stash
-from ..stash.delegate import PrimablePreemptiveStash
+from ..stash.delegate import _PrimeOnceStash
 from ..util import chunks as split
 from .backends import Backend, ChunksLost, make_backend
 from .errors import ItemFailure, ProcessingError, WorkerDiedError
@@ -78,7 +77,7 @@ def _tqdm() -> Any:
     return module.tqdm
 
 
-class MultiProcessStash(PrimablePreemptiveStash):
+class MultiProcessStash(_PrimeOnceStash):
     """Fills its delegate in parallel, once, before the first read.
 
     Subclasses implement :meth:`_create_data` and :meth:`_process` and must
@@ -130,8 +129,6 @@ class MultiProcessStash(PrimablePreemptiveStash):
         self.store_failures = store_failures
         self.progress = progress
         self.timeout = timeout
-        self._primed = False
-        self._prime_lock = threading.RLock()
 
     # -- what subclasses write -------------------------------------------
 
@@ -245,27 +242,14 @@ class MultiProcessStash(PrimablePreemptiveStash):
         return len(result.pairs)
 
     def _prime_work(self) -> None:
-        """Fill the delegate if it has no data (run once per prime)."""
-        if not self.has_data:
-            self._run(list(self._create_data()))
-
-    def prime(self) -> None:
-        """Make the items, unless the delegate has data; repeatable.
+        """Make the items, unless the delegate has data (:meth:`prime`
+        runs this once, on the first read).
 
         :raises ProcessingError: when items failed (everything else is
             stored); the next read primes again
         """
-        if self._primed:
-            return
-        with self._prime_lock:
-            if self._primed:
-                return
-            super().prime()
-            try:
-                self._prime_work()
-            finally:
-                self._reset_has_data()
-            self._primed = True
+        if not self.has_data:
+            self._run(list(self._create_data()))
 
     # -- failures --------------------------------------------------------
 
@@ -299,22 +283,12 @@ class MultiProcessStash(PrimablePreemptiveStash):
 
     # -- housekeeping ----------------------------------------------------
 
-    def clear(self) -> None:
-        with self._prime_lock:
-            super().clear()
-            self._primed = False
-
     def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state['_prime_lock']
+        state = super().__getstate__()
         if not isinstance(state['backend'], str):
             # executors and clients stay in this process
             state['backend'] = 'serial'
         return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._prime_lock = threading.RLock()
 
 
 class MultiProcessDefaultStash(MultiProcessStash):

@@ -307,6 +307,52 @@ class PrimablePreemptiveStash(PreemptiveStash):
         return super().__len__()
 
 
+class _PrimeOnceStash(PrimablePreemptiveStash):
+    """A stash whose :meth:`prime` does its work (:meth:`_prime_work`) once.
+
+    The common core of :class:`~hutch.OneShotFactoryStash` and the
+    multiprocess stashes: the first read runs the work under a lock (other
+    threads wait for it); later reads cost one attribute test; :meth:`clear`
+    makes the next read run it again.  The lock is not pickled: an unpickled
+    copy makes its own.
+    """
+
+    def __init__(self, delegate: Stash) -> None:
+        super().__init__(delegate)
+        self._primed = False
+        self._prime_lock = threading.RLock()
+
+    def _prime_work(self) -> None:
+        """Fill the delegate when it has no data; runs once per prime."""
+
+    def prime(self) -> None:
+        if self._primed:
+            return
+        with self._prime_lock:
+            if self._primed:
+                return
+            super().prime()
+            try:
+                self._prime_work()
+            finally:
+                self._reset_has_data()
+            self._primed = True
+
+    def clear(self) -> None:
+        with self._prime_lock:
+            super().clear()
+            self._primed = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state['_prime_lock']
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._prime_lock = threading.RLock()
+
+
 class ProtectiveStash(DelegateStash):
     """Stores the exception instead when dumping an item fails.
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Optional, Union
 
 from .base import CloseableStash, PrimeableStash, ReadOnlyStash, Stash
-from .delegate import PreemptiveStash, PrimablePreemptiveStash
+from .delegate import PreemptiveStash, _PrimeOnceStash
 from .memory import DictionaryStash
 
 __all__ = ['FactoryStash', 'CacheFactoryStash', 'OneShotFactoryStash']
@@ -146,7 +145,7 @@ Worker = Union[Callable[[], Iterable[tuple[str, Any]]],
                Iterable[tuple[str, Any]]]
 
 
-class OneShotFactoryStash(PrimablePreemptiveStash):
+class OneShotFactoryStash(_PrimeOnceStash):
     """Fills its delegate once, from a worker, on the first read.
 
     :param delegate: where the worker's items go
@@ -171,8 +170,6 @@ class OneShotFactoryStash(PrimablePreemptiveStash):
             raise TypeError('worker must be callable or iterable, got '
                             f'{type(worker).__name__}')
         self.worker = worker
-        self._worked = False
-        self._prime_lock = threading.Lock()
 
     def _process_work(self) -> None:
         """Run the worker and dump each pair it gives to the delegate."""
@@ -182,28 +179,6 @@ class OneShotFactoryStash(PrimablePreemptiveStash):
         for key, value in pairs:
             dump(key, value)
 
-    def prime(self) -> None:
-        if self._worked:
-            return
-        with self._prime_lock:
-            if self._worked:
-                return
-            super().prime()
-            if not self.has_data:
-                self._process_work()
-            self._worked = True
-            self._reset_has_data()
-
-    def clear(self) -> None:
-        super().clear()
-        with self._prime_lock:
-            self._worked = False
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state['_prime_lock']
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._prime_lock = threading.Lock()
+    def _prime_work(self) -> None:
+        if not self.has_data:
+            self._process_work()
