@@ -422,14 +422,13 @@ class persisted:
         _check_timeout(lock_timeout)
         self.attr_name = name
         self.path: Optional[Path] = None if path is None else check_path(path)
-        self.cache_global = cache_global
-        self.transient = transient
         self.allocation_track = allocation_track
-        self.mkdir = mkdir
-        self.deallocate_recursive = deallocate_recursive
-        self.recover_empty = recover_empty
-        self.version = version
-        self.lock_timeout = lock_timeout
+        # the options of every PersistedWork made here, checked above
+        self._work_options: dict[str, Any] = dict(
+            cache_global=cache_global, transient=transient, mkdir=mkdir,
+            deallocate_recursive=deallocate_recursive,
+            recover_empty=recover_empty, version=version,
+            lock_timeout=lock_timeout)
 
     def __call__(self, fn: F) -> F:
         name = self.attr_name
@@ -475,13 +474,8 @@ class persisted:
         else:
             work = getattr(inst, name, MISSING)
         if work is MISSING or work is None:  # None: pickled as transient
-            made = PersistedWork(
-                name if self.path is None else self.path, inst,
-                cache_global=self.cache_global, transient=self.transient,
-                mkdir=self.mkdir,
-                deallocate_recursive=self.deallocate_recursive,
-                recover_empty=self.recover_empty, version=self.version,
-                lock_timeout=self.lock_timeout)
+            made = PersistedWork(name if self.path is None else self.path,
+                                 inst, **self._work_options)
             if attrs is not None and work is MISSING:
                 # atomic: racing first calls all end up with one work object
                 work = attrs.setdefault(name, made)
