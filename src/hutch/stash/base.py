@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 from ..errors import ReadOnlyError
 
@@ -214,6 +214,30 @@ class CloseableStash(Stash):
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class _PicklesByArguments:
+    """A mixin for stashes that hold what can't cross a process (database
+    connections, open files, locks).
+
+    Pickling keeps only the attributes named in :attr:`_PICKLED` -- what the
+    stash was opened with, such as its path -- and unpickling calls
+    :meth:`_setup` to make the rest afresh, so a copy in another process
+    opens its own handles.
+    """
+
+    #: the attributes a pickle keeps
+    _PICKLED: ClassVar[tuple[str, ...]] = ()
+
+    def _setup(self) -> None:
+        """Make the state that is not pickled from the attributes that are."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._PICKLED}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._setup()
 
 
 class PrimeableStash(Stash):

@@ -37,7 +37,7 @@ from .._keys import key_type_error, unencodable_key_error
 from ..errors import PersistableError, deserialize_error
 from ..serial import SerializerSpec, get_serializer
 from ._dumb import open_safe_dumb
-from .base import CloseableStash
+from .base import CloseableStash, _PicklesByArguments
 
 __all__ = ['ShelveStash', 'shelve']
 
@@ -79,7 +79,7 @@ def _backend_files(path: Path, kind: str) -> list[Path]:
             if p.is_file()]
 
 
-class ShelveStash(CloseableStash):
+class ShelveStash(_PicklesByArguments, CloseableStash):
     """A stash in a ``dbm`` database: the original API's shelve stash.
 
     :param path: the database, as given to :func:`dbm.open` (the back end
@@ -109,6 +109,10 @@ class ShelveStash(CloseableStash):
     >>> s.clear(); s.real_path.exists()
     False
     """
+
+    #: pickled by path, never by open database
+    _PICKLED = ('path', 'writeback', 'auto_close', 'serializer',
+                'lock_timeout', 'shareable')
 
     def __init__(self, path: Union[str, os.PathLike[str]],
                  writeback: bool = True, auto_close: bool = True,
@@ -422,18 +426,6 @@ class ShelveStash(CloseableStash):
                 prefix = f'.{self.path.name}.'
                 remove_stale_temps(self.path.parent,
                                    keep=lambda n: not n.startswith(prefix))
-
-    # -- pickling: by path, never by open database ----------------------------
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {'path': self.path, 'writeback': self.writeback,
-                'auto_close': self.auto_close, 'serializer': self.serializer,
-                'lock_timeout': self.lock_timeout,
-                'shareable': self.shareable}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._setup()
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({str(self.path)!r})'

@@ -49,7 +49,7 @@ from .._keys import key_type_error, unencodable_key_error
 from ..errors import PersistableError, deserialize_error
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING, chunks
-from .base import CloseableStash
+from .base import CloseableStash, _PicklesByArguments
 
 __all__ = ['SqliteStash']
 
@@ -118,7 +118,7 @@ class SqliteKeys(Collection[str]):
         return f'SqliteKeys({self._stash.path})'
 
 
-class SqliteStash(CloseableStash):
+class SqliteStash(_PicklesByArguments, CloseableStash):
     """A stash kept in one table of a SQLite database file.
 
     :param path: the database file (created, with its folder, on first use)
@@ -133,6 +133,9 @@ class SqliteStash(CloseableStash):
     """
 
     shareable = True
+
+    #: pickled by path, never by connection
+    _PICKLED = ('path', 'table', 'serializer', 'timeout')
 
     def __init__(self, path: Union[str, os.PathLike[str]],
                  table: str = 'stash', serializer: SerializerSpec = None,
@@ -460,16 +463,6 @@ class SqliteStash(CloseableStash):
                 except Exception as e:
                     raise deserialize_error(e, key, self.path) from e
         return result
-
-    # -- pickling: by path, never by connection ------------------------------
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {'path': self.path, 'table': self.table,
-                'serializer': self.serializer, 'timeout': self.timeout}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._setup()
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({str(self.path)!r}, table={self.table!r})'

@@ -21,7 +21,7 @@ from typing import Any, Optional, Union
 from .._files import check_path
 from .._keys import key_type_error
 from ..errors import CorruptDataError, PersistableError
-from .base import CloseableStash, ReadOnlyStash
+from .base import CloseableStash, ReadOnlyStash, _PicklesByArguments
 
 __all__ = ['ZipStash']
 
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 _Open = tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]
 
 
-class ZipStash(ReadOnlyStash, CloseableStash):
+class ZipStash(_PicklesByArguments, ReadOnlyStash, CloseableStash):
     """The files in a zip archive, read-only, keyed by their names.
 
     Keys are the names of the archive's files below :attr:`root`, with the
@@ -60,6 +60,9 @@ class ZipStash(ReadOnlyStash, CloseableStash):
     ...     sorted(s.keys()), s['sub/b.txt'], s.load('README')
     (['a.txt', 'sub/b.txt'], 'beta', None)
     """
+
+    #: pickled by path, never by open archive
+    _PICKLED = ('path', 'root', 'encoding', '_prefix', 'strict')
 
     def __init__(self, path: Union[str, os.PathLike[str]],
                  root: Optional[str] = None,
@@ -163,15 +166,6 @@ class ZipStash(ReadOnlyStash, CloseableStash):
 
     def __len__(self) -> int:
         return len(self._index())
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {'path': self.path, 'root': self.root,
-                'encoding': self.encoding, '_prefix': self._prefix,
-                'strict': self.strict}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._setup()
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({str(self.path)!r}, root={self.root!r})'
