@@ -112,7 +112,7 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
 
     #: pickled by path, never by open database
     _PICKLED = ('path', 'writeback', 'auto_close', 'serializer',
-                'lock_timeout', 'shareable')
+                'lock_timeout')
 
     def __init__(self, path: Union[str, os.PathLike[str]],
                  writeback: bool = True, auto_close: bool = True,
@@ -124,10 +124,13 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
         self.auto_close = bool(auto_close)
         self.serializer = get_serializer(serializer)
         self.lock_timeout = lock_timeout
-        #: with auto_close, every call stands alone, so other processes can
-        #: safely write through a copy of this stash
-        self.shareable = self.auto_close
         self._setup()
+
+    @property
+    def shareable(self) -> bool:  # type: ignore[override]
+        """With :attr:`auto_close`, every call stands alone, so other
+        processes can safely write through a copy of this stash."""
+        return self.auto_close
 
     def _setup(self) -> None:
         self._lock = threading.RLock()

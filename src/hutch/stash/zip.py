@@ -62,7 +62,7 @@ class ZipStash(_PicklesByArguments, ReadOnlyStash, CloseableStash):
     """
 
     #: pickled by path, never by open archive
-    _PICKLED = ('path', 'root', 'encoding', '_prefix', 'strict')
+    _PICKLED = ('path', 'root', 'encoding', 'strict')
 
     def __init__(self, path: Union[str, os.PathLike[str]],
                  root: Optional[str] = None,
@@ -81,11 +81,11 @@ class ZipStash(_PicklesByArguments, ReadOnlyStash, CloseableStash):
         self.path = Path(path)
         self.root = root
         self.encoding = encoding
-        root = (root or '').strip('/')
-        self._prefix = f'{root}/' if root else ''
         self._setup()
 
     def _setup(self) -> None:
+        root = (self.root or '').strip('/')
+        self._prefix = f'{root}/' if root else ''
         self._lock = threading.Lock()
         self._open_zip: Optional[_Open] = None
         self._pid = -1
