@@ -46,7 +46,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
 from ..errors import PersistableError
-from ..stash.base import Stash
+from ..stash.base import Stash, check_stash
 from ..stash.delegate import _PrimeOnceStash
 from ..util import chunks as split
 from .backends import Backend, ChunksLost, make_backend
@@ -324,9 +324,7 @@ class MultiProcessFactoryStash(MultiProcessDefaultStash):
     def __init__(self, delegate: Stash, factory: Stash, chunk_size: int = 0,
                  workers: Workers = 1, backend: Any = 'process',
                  **kwargs: Any) -> None:
-        if not isinstance(factory, Stash):
-            raise TypeError(
-                f'factory must be a Stash, got {type(factory).__name__}')
+        check_stash(factory, 'factory')
         super().__init__(delegate, chunk_size, workers, backend, **kwargs)
         self.factory = factory
 

@@ -135,6 +135,21 @@ class Stash(ABC):
         return True
 
 
+def check_stash(obj: object, what: str) -> Stash:
+    """``obj`` when it is a :class:`Stash`; else a ``TypeError`` naming
+    ``what`` (the argument) and the type of what came instead.
+
+    >>> check_stash({}, 'factory')
+    Traceback (most recent call last):
+    ...
+    TypeError: factory must be a Stash, got dict: {}
+    """
+    if not isinstance(obj, Stash):
+        raise TypeError(
+            f'{what} must be a Stash, got {type(obj).__name__}: {obj!r}')
+    return obj
+
+
 class NoopStash(Stash):
     """Stores nothing: every load misses and every write is dropped.
 

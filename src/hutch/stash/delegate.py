@@ -58,7 +58,7 @@ class DelegateStash(CloseableStash, PrimeableStash):
     def __init__(self, delegate: Stash) -> None:
         if delegate is None:
             raise PersistableError(
-                f'{type(self).__name__}: delegate must be a stash, not None')
+                f'{type(self).__name__}: delegate must be a Stash, got None')
         if DelegateDefaults.CLASS_CHECK and not isinstance(delegate, Stash):
             raise PersistableError(
                 f'{type(self).__name__}: delegate must be a Stash, '

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Optional, Union
 
-from .base import CloseableStash, PrimeableStash, ReadOnlyStash, Stash
+from .base import (
+    CloseableStash,
+    PrimeableStash,
+    ReadOnlyStash,
+    Stash,
+    check_stash,
+)
 from .delegate import PreemptiveStash, _PrimeOnceStash
 from .memory import DictionaryStash
 
@@ -47,10 +53,7 @@ class FactoryStash(PreemptiveStash):
                  dump_factory_nones: bool = True,
                  force_clear_factory: bool = False) -> None:
         super().__init__(delegate)
-        if not isinstance(factory, Stash):
-            raise TypeError(
-                f'factory must be a Stash, got {type(factory).__name__}')
-        self.factory = factory
+        self.factory = check_stash(factory, 'factory')
         self.enable_preemptive = enable_preemptive
         self.dump_factory_nones = dump_factory_nones
         self.force_clear_factory = force_clear_factory
@@ -122,11 +125,9 @@ class CacheFactoryStash(FactoryStash):
                  enable_preemptive: bool = False,
                  dump_factory_nones: bool = True,
                  force_clear_factory: bool = False) -> None:
-        if factory is None:
-            raise TypeError('CacheFactoryStash needs a factory stash')
         super().__init__(DictionaryStash() if delegate is None else delegate,
-                         factory, enable_preemptive, dump_factory_nones,
-                         force_clear_factory)
+                         check_stash(factory, 'factory'), enable_preemptive,
+                         dump_factory_nones, force_clear_factory)
 
     def keys(self) -> Iterable[str]:
         return self.factory.keys()
