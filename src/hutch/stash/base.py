@@ -15,12 +15,12 @@ A stored ``None`` is a real value: ``stash[key]`` returns it.
 
 from __future__ import annotations
 
-import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Optional
 
 from ..errors import ReadOnlyError
+from ..util import chunks
 
 __all__ = ['Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash']
 
@@ -90,12 +90,7 @@ class Stash(ABC):
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f'group size must be a positive int, got {n!r}')
-        it = iter(self.keys())
-        while True:
-            group = list(itertools.islice(it, n))
-            if not group:
-                return
-            yield group
+        yield from chunks(self.keys(), n)
 
     def values(self) -> Iterable[Any]:
         """The values, in :meth:`keys` order."""
