@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any, Optional
 
 from .errors import LockTimeoutError, PersistableError
+from .util import _FreshLocks
 
 __all__ = ['TEMP_SUFFIX', 'check_path', 'path_type_error', 'is_temp_name',
            'atomic_write', 'atomic_writer', 'read_file', 'FileLock',
@@ -188,7 +189,7 @@ def lock_dir() -> Path:
     return folder
 
 
-class FileLock:
+class FileLock(_FreshLocks):
     """An advisory, inter-process (and inter-thread) lock named by a data path.
 
     The lock is an ``flock`` on a file in :func:`lock_dir`, so nothing appears
@@ -207,6 +208,8 @@ class FileLock:
     ...     os.path.exists(data)
     False
     """
+
+    _LOCKS = {'_tlock': threading.Lock}
 
     def __init__(self, path: str | os.PathLike[str],
                  timeout: Optional[float] = 60.0, shared: bool = False) -> None:
@@ -278,14 +281,9 @@ class FileLock:
         self.release()
 
     def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state['_fd'] = None
-        del state['_tlock']
+        state = super().__getstate__()
+        state['_fd'] = None  # a copy does not hold the lock
         return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._tlock = threading.Lock()
 
 
 def remove_stale_temps(folder: str | os.PathLike[str],

@@ -65,7 +65,7 @@ from typing import Any, Optional, TypeVar, Union
 from ._files import FileLock, atomic_writer, check_path, path_type_error
 from .dealloc import Deallocatable
 from .errors import CorruptDataError, PersistableError, deserialize_error
-from .util import MISSING
+from .util import MISSING, _FreshLocks
 
 __all__ = ['PersistedWork', 'persisted']
 
@@ -113,7 +113,7 @@ def _check_timeout(timeout: Optional[float]) -> None:
         raise ValueError(f'lock_timeout must not be negative, got {timeout}')
 
 
-class PersistedWork(Deallocatable):
+class PersistedWork(_FreshLocks, Deallocatable):
     """The cached result of a piece of work, for one owner.
 
     Calling the object gives the value, computing it on the first call (see
@@ -155,6 +155,8 @@ class PersistedWork(Deallocatable):
     >>> work(), work.is_set()
     (42, True)
     """
+
+    _LOCKS = {'_lock': threading.RLock}
 
     def __init__(self, path: Union[str, os.PathLike[str]], owner: object,
                  cache_global: bool = False, transient: bool = False,
@@ -353,17 +355,12 @@ class PersistedWork(Deallocatable):
 
     def __getstate__(self) -> dict[str, Any]:
         """Drop the owner, worker and lock; drop the value when transient."""
-        state = self.__dict__.copy()
-        del state['_lock']
+        state = super().__getstate__()
         state['owner'] = None
         state['worker'] = None
         if self.transient:
             state['_value'] = MISSING
         return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.RLock()
 
     def __str__(self) -> str:
         return self.varname

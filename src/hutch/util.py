@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 from .errors import PersistableError
 
@@ -82,3 +82,38 @@ class NotPickleable:
     def __reduce_ex__(self, protocol: Any) -> NoReturn:
         raise PersistableError(
             f'instances of {type(self).__name__} are not pickleable')
+
+
+class _FreshLocks:
+    """A mixin that leaves an object's locks out of its pickle.
+
+    The attributes named in :attr:`_LOCKS` are dropped by ``__getstate__``
+    and made afresh, by the factory they map to, in ``__setstate__``: a lock
+    can't be pickled, and a copy must never share (or inherit the held state
+    of) the original's.  Subclasses that pickle more or less extend both,
+    calling ``super()``.
+
+    >>> import copy, threading
+    >>> class Counter(_FreshLocks):
+    ...     _LOCKS = {'_lock': threading.Lock}
+    ...     def __init__(self):
+    ...         self.n, self._lock = 0, threading.Lock()
+    >>> c = Counter(); c.n = 3
+    >>> twin = copy.copy(c)       # goes through __getstate__, as pickle
+    >>> twin.n, twin._lock is not c._lock
+    (3, True)
+    """
+
+    #: lock attribute -> what makes a new one
+    _LOCKS: ClassVar[Mapping[str, Callable[[], Any]]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for name in self._LOCKS:
+            del state[name]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        for name, make in self._LOCKS.items():
+            setattr(self, name, make())

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from ..errors import PersistableError
+from ..util import _FreshLocks
 from .base import CloseableStash, PrimeableStash, ReadOnlyStash, Stash
 
 __all__ = ['DelegateDefaults', 'DelegateStash', 'ReadOnlyDelegateStash',
@@ -307,7 +308,7 @@ class PrimablePreemptiveStash(PreemptiveStash):
         return super().__len__()
 
 
-class _PrimeOnceStash(PrimablePreemptiveStash):
+class _PrimeOnceStash(_FreshLocks, PrimablePreemptiveStash):
     """A stash whose :meth:`prime` does its work (:meth:`_prime_work`) once.
 
     The common core of :class:`~hutch.OneShotFactoryStash` and the
@@ -316,6 +317,8 @@ class _PrimeOnceStash(PrimablePreemptiveStash):
     makes the next read run it again.  The lock is not pickled: an unpickled
     copy makes its own.
     """
+
+    _LOCKS = {'_prime_lock': threading.RLock}
 
     def __init__(self, delegate: Stash) -> None:
         super().__init__(delegate)
@@ -342,15 +345,6 @@ class _PrimeOnceStash(PrimablePreemptiveStash):
         with self._prime_lock:
             super().clear()
             self._primed = False
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state['_prime_lock']
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._prime_lock = threading.RLock()
 
 
 class ProtectiveStash(DelegateStash):

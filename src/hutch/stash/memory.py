@@ -7,6 +7,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, KeysView, Mapping
 from typing import Any, Optional
 
+from ..util import _FreshLocks
 from .base import CloseableStash
 
 __all__ = ['DictionaryStash', 'LRUCacheStash']
@@ -62,7 +63,7 @@ class DictionaryStash(CloseableStash):
         return f'{type(self).__name__}({len(self._data)} items)'
 
 
-class LRUCacheStash(DictionaryStash):
+class LRUCacheStash(_FreshLocks, DictionaryStash):
     """A bounded in-memory stash that drops the least recently used item.
 
     Reading or writing an item makes it the most recent.  Thread safe.
@@ -74,6 +75,8 @@ class LRUCacheStash(DictionaryStash):
     >>> list(s.keys())
     ['a', 'c']
     """
+
+    _LOCKS = {'_lock': threading.Lock}
 
     def __init__(self, maxsize: int = 128) -> None:
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) \
@@ -121,12 +124,3 @@ class LRUCacheStash(DictionaryStash):
     def keys(self) -> Iterable[str]:  # type: ignore[override]
         with self._lock:
             return list(self._data.keys())
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state['_lock']
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
