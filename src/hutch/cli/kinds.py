@@ -28,7 +28,7 @@ from .targets import (
     shelf_base,
     sqlite_in_wal_mode,
     sqlite_tables,
-    zip_names,
+    zip_entries,
 )
 
 __all__ = ['TARGETS']
@@ -151,7 +151,7 @@ class ZipTarget(Target):
 
     def __init__(self, path: Path, options: Options) -> None:
         super().__init__(path, options)
-        self.infos = {i.filename: i for i in zip_names(path)}
+        self.infos = {i.filename: i for i in zip_entries(path)}
         self.stash = ZipStash(path)
 
     def entry(self, key: str) -> tuple[Optional[int], Optional[float]]:

@@ -267,7 +267,7 @@ def sqlite_tables(path: Path) -> dict[str, list[str]]:
     return tables
 
 
-def zip_names(path: Path) -> list[zipfile.ZipInfo]:
+def zip_entries(path: Path) -> list[zipfile.ZipInfo]:
     """The entries of a zip file."""
     try:
         with zipfile.ZipFile(path) as z:

@@ -219,7 +219,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
                 raise PersistableError(
                     f'cannot open database: {e}', path=self.path) from e
             try:
-                self._set_up(conn)
+                self._configure(conn)
             except sqlite3.Error as e:
                 conn.close()
                 raise PersistableError(
@@ -231,7 +231,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         logger.debug('opened %s (table %s)', self.path, self.table)
         return conn
 
-    def _set_up(self, conn: sqlite3.Connection) -> None:
+    def _configure(self, conn: sqlite3.Connection) -> None:
         """Switch ``conn`` to WAL and make the table if it is missing.
 
         Switching a new database to WAL takes an exclusive lock, and SQLite
