@@ -58,8 +58,7 @@ logger = logging.getLogger(__name__)
 # The SQL, one statement per constant; ``{table}`` is filled in (quoted) once
 # per stash, after the name has been checked to be a plain identifier.
 SQL_CREATE = ('CREATE TABLE IF NOT EXISTS "{table}" '
-              '(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) '
-              'WITHOUT ROWID')
+              '(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL)')
 SQL_UPSERT = ('INSERT INTO "{table}" (key, value) VALUES (?, ?) '
               'ON CONFLICT (key) DO UPDATE SET value = excluded.value')
 SQL_SELECT = 'SELECT value FROM "{table}" WHERE key = ?'
@@ -73,7 +72,9 @@ SQL_KEYS_AFTER = 'SELECT key FROM "{table}" WHERE key > ? ORDER BY key LIMIT ?'
 SQL_ITEMS_FIRST = 'SELECT key, value FROM "{table}" ORDER BY key LIMIT ?'
 SQL_ITEMS_AFTER = ('SELECT key, value FROM "{table}" WHERE key > ? '
                    'ORDER BY key LIMIT ?')
-SQL_PRAGMAS = ('PRAGMA journal_mode = WAL', 'PRAGMA synchronous = NORMAL')
+SQL_JOURNAL_MODE = 'PRAGMA journal_mode'
+SQL_WAL = 'PRAGMA journal_mode = WAL'
+SQL_SYNCHRONOUS = 'PRAGMA synchronous = NORMAL'
 
 _TABLE_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
 
@@ -85,6 +86,20 @@ _PAGE = 500
 # (closing them there could disturb the parent's locks); they are kept here
 # so they are never finalized either.
 _inherited: list[sqlite3.Connection] = []
+
+# This process's id, kept up to date across fork() by a hook, so telling a
+# forked child's calls from its parent's costs a global read, not the
+# getpid() system call on every load and dump.
+_pid = os.getpid()
+
+
+def _after_fork_in_child() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Local(threading.local):
@@ -188,8 +203,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         """This thread's connection, opened on first use (and after fork)."""
         local = self._local
         conn = local.conn
-        if conn is None or local.pid != os.getpid() or \
-                local.epoch != self._epoch:
+        if conn is None or local.pid != _pid or local.epoch != self._epoch:
             conn = self._connect()
         return conn
 
@@ -198,8 +212,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         (making a cursor per call costs more than the lookup it runs)."""
         local = self._local
         cursor = local.cursor
-        if cursor is None or local.pid != os.getpid() or \
-                local.epoch != self._epoch:
+        if cursor is None or local.pid != _pid or local.epoch != self._epoch:
             self._connect()
             cursor = local.cursor
             assert cursor is not None
@@ -232,27 +245,29 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         return conn
 
     def _configure(self, conn: sqlite3.Connection) -> None:
-        """Switch ``conn`` to WAL and make the table if it is missing.
+        """Put the database in WAL mode and make the table if it is missing.
 
-        Switching a new database to WAL takes an exclusive lock, and SQLite
-        answers "database is locked" at once -- without waiting out the
-        busy timeout -- when another process switches it at the same
-        moment; so that one step is retried until :attr:`timeout`.
+        WAL is a property of the file, so it is switched on only when it is
+        not on yet.  Switching, and creating the table, can meet another
+        process doing the same at that moment; SQLite may then answer
+        "database is locked" at once, without waiting out the busy timeout,
+        so the whole set-up is retried until :attr:`timeout`.
         """
         deadline = time.monotonic() + self.timeout
         delay = 0.001
-        for pragma in SQL_PRAGMAS:
-            while True:
-                try:
-                    conn.execute(pragma)
-                    break
-                except sqlite3.OperationalError as e:
-                    if 'locked' not in str(e) or \
-                            time.monotonic() >= deadline:
-                        raise
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
-        conn.execute(self._sql_create)
+        while True:
+            try:
+                mode = conn.execute(SQL_JOURNAL_MODE).fetchone()[0]
+                if str(mode).lower() != 'wal':
+                    conn.execute(SQL_WAL)
+                conn.execute(SQL_SYNCHRONOUS)
+                conn.execute(self._sql_create)
+                return
+            except sqlite3.OperationalError as e:
+                if 'locked' not in str(e) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
     def close(self) -> None:
         """Close every connection this process opened for the stash.
