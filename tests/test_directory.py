@@ -234,6 +234,20 @@ def test_foreign_files_and_folders_are_not_keys(
     assert stash.load('sub') is None and not stash.exists('sub')
 
 
+
+def test_keys_are_the_same_with_and_without_subfolders(
+        stash: DirectoryStash, folder: Path) -> None:
+    # without a subfolder keys() takes the listdir path, with one the
+    # scandir path that tells folders from files: both must agree
+    for key in ('a', 'b/c', '.dot', 'x' * 300):
+        stash.dump(key, key)
+    (folder / 'notes.txt').touch()
+    flat = sorted(stash.keys())
+    assert os.stat(folder).st_nlink == 2
+    (folder / 'sub.dat').mkdir()
+    assert sorted(stash.keys()) == flat == sorted(['a', 'b/c', '.dot', 'x' * 300])
+
+
 # -- atomic writes and temporary files ---------------------------------------
 
 def test_dump_leaves_no_temporary_file(

