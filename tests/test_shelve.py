@@ -259,3 +259,22 @@ def test_a_key_with_a_lone_surrogate_is_refused_naming_it(
         stash.dump('bad\ud800', 1)
     assert list(stash.keys()) == []
     stash.close()
+
+
+def test_index_of_plain_and_escaped_keys_reads_back_everywhere(
+        tmp_path: Path) -> None:
+    # plain keys are read by a pattern, the rest as dbm.dumb reads them;
+    # both must give the same index to hutch and to the standard shelve
+    keys = ['plain', 'with space', "it's", 'back\\slash', 'tab\t',
+            'ünïcödé', '日本', '\x80\x9f', '"quoted"', "', (1, 2)"]
+    path = tmp_path / 'shelf'
+    stash = ShelveStash(path)
+    for i, key in enumerate(keys):
+        stash.dump(key, i)
+    stash.close()
+    again = ShelveStash(path)
+    assert sorted(again.keys()) == sorted(keys)
+    assert {k: again.load(k) for k in keys} == {k: i for i, k in enumerate(keys)}
+    again.close()
+    with std_shelve.open(str(path), flag='r') as std:
+        assert {k: std[k] for k in keys} == {k: i for i, k in enumerate(keys)}

@@ -22,8 +22,10 @@ grows with every overwrite; clearing the shelf reclaims it.
 
 from __future__ import annotations
 
+import ast
 import dbm.dumb
 import os
+import re
 from typing import Any, Union
 
 from .._files import atomic_writer
@@ -36,9 +38,38 @@ Bytesish = Union[bytes, bytearray, str]
 # module works with its private parts, so it sees the class untyped
 _DumbDatabase: Any = dbm.dumb._Database
 
+# An index line as dbm.dumb writes it for a key whose repr needs no escape:
+# 'key', (offset, size).  Other lines are read as dbm.dumb reads them.
+_PLAIN_INDEX_LINE = re.compile(r"'([^'\\]*)', \((\d+), (\d+)\)").fullmatch
+
 
 class SafeDumbDatabase(_DumbDatabase):  # type: ignore[misc]
     """A ``dbm.dumb`` database that a SIGKILL cannot corrupt (see module)."""
+
+    def _update(self, flag: str) -> None:
+        """Read the index, as ``dbm.dumb`` does but without parsing each
+        plain line as Python: with the shelf reopened for every call, a
+        ``literal_eval`` per key was most of the cost of a dump."""
+        self._modified = False
+        index: dict[bytes, tuple[int, int]] = {}
+        self._index = index
+        try:
+            f = open(self._dirfile, encoding='Latin-1')
+        except OSError:
+            if flag not in ('c', 'n'):
+                raise
+            self._modified = True
+            return
+        with f:
+            for line in f:
+                line = line.rstrip()
+                plain = _PLAIN_INDEX_LINE(line)
+                if plain is not None:
+                    key, pos, size = plain.groups()
+                    index[key.encode('Latin-1')] = (int(pos), int(size))
+                else:
+                    key, pos_and_size = ast.literal_eval(line)
+                    index[key.encode('Latin-1')] = pos_and_size
 
     def __setitem__(self, key: Bytesish, val: Bytesish) -> None:
         if self._readonly:
