@@ -38,6 +38,7 @@ from .._files import (
     check_path,
     is_temp_name,
     read_file,
+    remove_stale_temps,
 )
 from ..errors import deserialize_error
 from ..serial import SerializerSpec, get_serializer
@@ -316,16 +317,7 @@ class DirectoryStash(CloseableStash):
     def _clear_folder(self, folder: str, shard: Optional[str]) -> None:
         for key in self._scan(folder, shard):
             self.delete(key)
-        try:
-            entries = list(os.scandir(folder))
-        except FileNotFoundError:
-            return
-        for entry in entries:
-            if self._is_own_temp(entry.name):
-                try:
-                    os.unlink(entry.path)
-                except FileNotFoundError:
-                    pass
+        remove_stale_temps(folder, keep=lambda name: not self._is_own_temp(name))
 
     def _is_own_temp(self, name: str) -> bool:
         """Whether ``name`` is a temporary file of one of our files."""

@@ -302,7 +302,7 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
     def _write_back(self, db: Any) -> None:
         cache, self._cache = self._cache, {}
         for name, value in cache.items():
-            self._put(db, name, value)
+            self._put(db, name, name.encode('utf-8'), value)
 
     def close(self) -> None:
         """Write back, close the database and let other processes in.
@@ -327,19 +327,20 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
 
     # -- the stash primitives ----------------------------------------------
 
-    def _put(self, db: Any, name: str, value: Any) -> None:
+    def _put(self, db: Any, name: str, key: bytes, value: Any) -> None:
         data = self._dumps(value)
         try:
-            db[name.encode('utf-8')] = data
+            db[key] = data
         except _DB_ERRORS as e:
             raise PersistableError(f'cannot store: {e}', key=name,
                                    path=self.path) from e
 
-    def _check(self, name: object) -> None:
+    def _key(self, name: object) -> bytes:
+        """The dbm key of stash key ``name``; a clear error for a bad one."""
         if not isinstance(name, str):
             raise key_type_error(name)
         try:
-            name.encode('utf-8')
+            return name.encode('utf-8')
         except UnicodeEncodeError as e:
             raise unencodable_key_error(name) from e
 
@@ -347,14 +348,14 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
         return self.get(name)
 
     def get(self, name: str, default: Any = None) -> Any:
-        self._check(name)
+        key = self._key(name)
 
         def op(db: Any) -> Any:
             cache = self._cache
             if name in cache:
                 return cache[name]
             try:
-                data = db.get(name.encode('utf-8'))
+                data = db.get(key)
             except _DB_ERRORS as e:
                 raise PersistableError(f'cannot read: {e}', key=name,
                                        path=self.path) from e
@@ -371,15 +372,14 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
         return self._run(False, op, default)
 
     def exists(self, name: str) -> bool:
-        self._check(name)
-        key = name.encode('utf-8')
+        key = self._key(name)
         return self._run(False, lambda db: key in db, False)
 
     def dump(self, name: str, inst: Any) -> None:
-        self._check(name)
+        key = self._key(name)
 
         def op(db: Any) -> None:
-            self._put(db, name, inst)
+            self._put(db, name, key, inst)
             if self.writeback and not self.auto_close:
                 self._cache[name] = inst
 
@@ -391,8 +391,7 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
         if name is None:
             self.clear()
             return
-        self._check(name)
-        key = name.encode('utf-8')
+        key = self._key(name)
 
         def op(db: Any) -> None:
             self._cache.pop(name, None)
