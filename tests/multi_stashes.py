@@ -110,8 +110,8 @@ class Squares(MultiProcessDefaultStash):
             yield str(i), i * i
 
 
-class PidStash(MultiProcessDefaultStash):
-    """Items ``0..n-1``; each value is the pid of the process that made it."""
+class _RangeStash(MultiProcessDefaultStash):
+    """Work items ``0..n-1``; subclasses say what each item's value is."""
 
     def __init__(self, delegate: Stash, n: int, **kwargs: Any) -> None:
         super().__init__(delegate, **kwargs)
@@ -119,6 +119,10 @@ class PidStash(MultiProcessDefaultStash):
 
     def _create_data(self) -> Iterable[int]:
         return range(self.n)
+
+
+class PidStash(_RangeStash):
+    """Items ``0..n-1``; each value is the pid of the process that made it."""
 
     def _process(self, chunk: Sequence[int]) -> Iterable[tuple[str, Any]]:
         time.sleep(0.05)  # long enough that one worker can't take them all
@@ -153,15 +157,8 @@ class CubeFactory(ReadOnlyStash):
         return sorted(p.name.split('.')[0] for p in self.calls.iterdir())
 
 
-class ChunkLengths(MultiProcessDefaultStash):
+class ChunkLengths(_RangeStash):
     """Items ``0..n-1``; each value is the length of the chunk it was in."""
-
-    def __init__(self, delegate: Stash, n: int, **kwargs: Any) -> None:
-        super().__init__(delegate, **kwargs)
-        self.n = n
-
-    def _create_data(self) -> Iterable[int]:
-        return range(self.n)
 
     def _process(self, chunk: Sequence[int]) -> Iterable[tuple[str, Any]]:
         for i in chunk:
