@@ -19,6 +19,7 @@ import fcntl
 import hashlib
 import itertools
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -30,7 +31,8 @@ from typing import IO, Any, Optional
 from .errors import LockTimeoutError, PersistableError
 from .util import _FreshLocks
 
-__all__ = ['TEMP_SUFFIX', 'check_path', 'path_type_error', 'is_temp_name',
+__all__ = ['TEMP_SUFFIX', 'check_path', 'check_folder', 'path_type_error',
+           'is_temp_name',
            'atomic_write', 'atomic_writer', 'read_file', 'FileLock',
            'lock_dir', 'remove_stale_temps']
 
@@ -62,6 +64,38 @@ def check_path(path: object) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise path_type_error(path)
     return Path(path)
+
+
+def check_folder(path: Path, what: str = 'path') -> Path:
+    """``path``, when it is a folder or could be made one; else a
+    ``ValueError`` naming the file in the way (``path`` itself or one of
+    its parents).  Symlinks are followed; a path that can't be looked at
+    (no permission) passes.
+
+    >>> import tempfile
+    >>> notes = Path(tempfile.mkdtemp()) / 'notes.txt'
+    >>> _ = notes.write_text('mine')
+    >>> check_folder(notes / 'sub')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: path is not a folder: .../notes.txt (so .../notes.txt/sub cannot be one)
+    """
+    blocker = path
+    while True:
+        try:
+            st = os.stat(blocker)
+        except (FileNotFoundError, NotADirectoryError):
+            if blocker.parent == blocker:
+                return path
+            blocker = blocker.parent
+            continue
+        except OSError:  # can't look (no permission ...): can't tell
+            return path
+        if stat.S_ISDIR(st.st_mode):
+            return path
+        break
+    where = '' if blocker == path else f' (so {path} cannot be one)'
+    raise ValueError(f'{what} is not a folder: {blocker}{where}')
 
 
 def is_temp_name(name: str) -> bool:

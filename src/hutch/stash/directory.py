@@ -35,6 +35,7 @@ from .._files import (
     TEMP_SUFFIX,
     FileLock,
     atomic_write,
+    check_folder,
     check_path,
     is_temp_name,
     read_file,
@@ -154,7 +155,7 @@ class DirectoryStash(CloseableStash):
 
     @path.setter
     def path(self, path: str | os.PathLike[str]) -> None:
-        self._path = Path(path)
+        self._path = check_folder(Path(path))
         self._setup()
 
     def _setup(self) -> None:
