@@ -64,7 +64,12 @@ from typing import Any, Optional, TypeVar, Union
 
 from ._files import FileLock, atomic_writer, check_path, path_type_error
 from .dealloc import Deallocatable
-from .errors import CorruptDataError, PersistableError, deserialize_error
+from .errors import (
+    CorruptDataError,
+    PersistableError,
+    deserialize_error,
+    serialize_error,
+)
 from .util import MISSING, _FreshLocks
 
 __all__ = ['PersistedWork', 'persisted']
@@ -298,10 +303,10 @@ class PersistedWork(_FreshLocks, Deallocatable):
                 if self._version_tag is not None:
                     f.write(VERSION_MAGIC + self._version_tag + b'\n')
                 pickle.dump(value, f, protocol=_PROTOCOL)
-        except (pickle.PicklingError, TypeError, AttributeError) as e:
-            raise PersistableError(
-                f'cannot pickle a {type(value).__qualname__}: {e}',
-                path=self.path) from e
+        except OSError:
+            raise  # the write failed (DiskFullError when there was no room)
+        except Exception as e:
+            raise serialize_error(e, value, 'pickle', path=self.path) from e
 
     def set(self, value: Any) -> None:
         """Use ``value`` as if it had been computed: on the instance, and in
@@ -443,10 +448,10 @@ class persisted:
     >>> class Table:
     ...     @persisted('_row')
     ...     def row(self, n):
-    ...         return n
+    ...         return n  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    TypeError: @persisted('_row') keeps one value per instance, so the method must take only self; got Table.row(self, n) (to cache by argument, use a stash keyed by the argument)
+    TypeError: @persisted('_row') keeps one value ...; got Table.row(self, n) ...
     """
 
     def __init__(self, name: str,

@@ -46,7 +46,7 @@ from typing import Any, Optional, Union
 
 from .._files import check_path
 from .._keys import key_type_error, unencodable_key_error
-from ..errors import PersistableError, deserialize_error
+from ..errors import PersistableError, deserialize_error, serialize_error
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING, chunks
 from .base import CloseableStash, _PicklesByArguments
@@ -343,7 +343,11 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
     def dump(self, name: str, inst: Any) -> None:
         if not isinstance(name, str):
             raise key_type_error(name)
-        data = self._dumps(inst)
+        try:
+            data = self._dumps(inst)
+        except Exception as e:
+            raise serialize_error(e, inst, self.serializer.name, name,
+                                  self.path) from e
         try:
             self._cursor().execute(self._sql_upsert, (name, data))
         except UnicodeEncodeError as e:
@@ -430,7 +434,12 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
             for key, value in pairs:
                 if not isinstance(key, str):
                     raise key_type_error(key)
-                yield key, dumps(value)
+                try:
+                    data = dumps(value)
+                except Exception as e:
+                    raise serialize_error(e, value, self.serializer.name,
+                                          key, self.path) from e
+                yield key, data
 
         conn = self._connection()
         try:
