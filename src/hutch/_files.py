@@ -10,6 +10,10 @@ the design are kept in one place:
   that no stash mistakes for data.
 * **No litter** -- lock files never sit beside the data: :class:`FileLock`
   keeps them in the system's temporary folder, keyed by the data path.
+* **No room, said plainly** -- a write that finds the disk or quota full,
+  or passes the file size limit, removes its temporary file and raises
+  :class:`~hutch.errors.DiskFullError` naming the final path (and the
+  stash key, when the caller gives it), never the temporary.
 """
 
 from __future__ import annotations
@@ -107,24 +111,6 @@ def is_temp_name(name: str) -> bool:
     return name.startswith('.') and name.endswith(TEMP_SUFFIX)
 
 
-def _open_temp(path: str | os.PathLike[str],
-               key: Optional[Any]) -> tuple[int, str]:
-    folder, name = os.path.split(path)
-    while True:
-        tmp = os.path.join(
-            folder, f'.{name}.{os.getpid()}.{next(_counter)}{TEMP_SUFFIX}')
-        try:
-            return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
-        except FileExistsError:
-            # left by an earlier process with our pid: pick the next number
-            continue
-        except OSError as e:  # no room even for the name
-            full = _no_room(e, path, key)
-            if full is not None:
-                raise full from e
-            raise
-
-
 _NO_ROOM = frozenset(
     code for code in (errno.ENOSPC, getattr(errno, 'EDQUOT', None),
                       errno.EFBIG) if code is not None)
@@ -141,6 +127,24 @@ def _no_room(e: BaseException, path: str | os.PathLike[str],
         return DiskFullError('no room to write', key=key, path=path,
                              errno=e.errno)
     return None
+
+
+def _open_temp(path: str | os.PathLike[str],
+               key: Optional[Any]) -> tuple[int, str]:
+    folder, name = os.path.split(path)
+    while True:
+        tmp = os.path.join(
+            folder, f'.{name}.{os.getpid()}.{next(_counter)}{TEMP_SUFFIX}')
+        try:
+            return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
+        except FileExistsError:
+            # left by an earlier process with our pid: pick the next number
+            continue
+        except OSError as e:  # no room even for the name
+            full = _no_room(e, path, key)
+            if full is not None:
+                raise full from e
+            raise
 
 
 def _discard(tmp: str) -> None:

@@ -39,7 +39,7 @@ from hutch import (
     PersistedWork,
     Stash,
 )
-from hutch._files import is_temp_name
+from hutch._files import atomic_write, atomic_writer, is_temp_name
 
 from .procs import FORK, WAIT, finish
 
@@ -164,6 +164,28 @@ class _Item:
 _MAKERS = {'DirectoryStash': _directory, 'DirectoryStash-shard4': _sharded}
 
 
+def _write_all(path: Path, data: bytes, key: str) -> None:
+    atomic_write(path, data, key=key)
+
+
+def _write_streamed(path: Path, data: bytes, key: str) -> None:
+    with atomic_writer(path, key=key) as f:
+        for at in range(0, len(data), 1 << 16):
+            f.write(data[at:at + (1 << 16)])
+
+
+@pytest.mark.parametrize('write', [_write_all, _write_streamed],
+                         ids=['atomic_write', 'atomic_writer'])
+def test_an_atomic_write_that_finds_no_room_names_path_and_key(
+        room: Room, write: Callable[[Path, bytes, str], None]) -> None:
+    path = room.home / 'value.bin'
+    write(path, b'old', 'k')
+    err = room.run(lambda: write(path, os.urandom(_BIG), 'k'))
+    _check(err, 'k', path)
+    assert path.read_bytes() == b'old'
+    assert _files(room.home) == ['value.bin']
+
+
 @pytest.mark.parametrize('kind', sorted(_MAKERS))
 def test_a_dump_that_finds_no_room_names_key_and_file_and_leaves_nothing(
         room: Room, kind: str) -> None:
@@ -236,6 +258,22 @@ def test_sqlite_on_a_full_disk_names_key_and_database_and_keeps_data(
     _check(err, 'big', db)
     assert stash.load('kept') == b'small' and 'big' not in stash
     _close(stash)
+
+
+def test_a_sqlite_batch_that_finds_no_room_stores_nothing(
+        small_disk: Room) -> None:
+    from hutch.stash.sqlite import SqliteStash
+
+    db = small_disk.home / 'data.sqlite3'
+    stash = SqliteStash(db)
+    stash.dump('kept', b'small')
+    try:
+        with pytest.raises(DiskFullError) as info:
+            stash.dump_many([('a', b'1'), ('big', os.urandom(_BIG))])
+        _check(info.value, None, db)
+        assert sorted(stash.keys()) == ['kept']
+    finally:
+        stash.close()
 
 
 def test_sqlite_close_returns_a_failed_writes_log_once_there_is_room(

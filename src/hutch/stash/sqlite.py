@@ -495,7 +495,8 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
             conn.executemany(self._sql_upsert, rows())
             conn.execute('COMMIT')
         except BaseException as e:
-            conn.execute('ROLLBACK')
+            if conn.in_transaction:  # SQLite may have rolled back already
+                conn.execute('ROLLBACK')
             if isinstance(e, sqlite3.Error):
                 raise self._error('dump a batch', e) from e
             raise
