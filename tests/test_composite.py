@@ -180,6 +180,14 @@ def test_unknown_load_keys_are_named(folder: Path) -> None:
         DirectoryCompositeStash(folder, GROUPS, 'feats', load_keys={'a', 'q'})
 
 
+def test_a_file_where_the_top_folder_should_be_is_refused(
+        tmp_path: Path) -> None:
+    notes = tmp_path / 'notes.txt'
+    notes.write_text('mine')
+    with pytest.raises(ValueError, match=f'not a folder: {notes}'):
+        DirectoryCompositeStash(notes, [{'a'}], 'feats')
+
+
 def test_bad_attribute_name_raises(folder: Path) -> None:
     with pytest.raises(TypeError):
         DirectoryCompositeStash(folder, GROUPS, '')

@@ -414,6 +414,33 @@ def test_bad_arguments_raise_at_construction(
         DirectoryStash(**args)
 
 
+@pytest.mark.parametrize('make', [DirectoryStash, IncrementKeyDirectoryStash],
+                         ids=['plain', 'increment'])
+def test_a_file_where_the_folder_should_be_is_refused_at_construction(
+        tmp_path: Path, make: Any) -> None:
+    notes = tmp_path / 'notes.txt'
+    notes.write_text('mine')
+    with pytest.raises(ValueError, match=f'not a folder: {notes}'):
+        make(notes)
+    assert notes.read_text() == 'mine'
+
+
+def test_a_folder_inside_a_file_is_refused_at_construction(
+        tmp_path: Path) -> None:
+    notes = tmp_path / 'notes.txt'
+    notes.write_text('mine')
+    with pytest.raises(ValueError, match=f'not a folder: {notes}'):
+        DirectoryStash(notes / 'sub')
+
+
+def test_setting_path_to_a_file_is_refused(stash: DirectoryStash,
+                                           tmp_path: Path) -> None:
+    notes = tmp_path / 'notes.txt'
+    notes.write_text('mine')
+    with pytest.raises(ValueError, match='not a folder'):
+        stash.path = notes
+
+
 def test_a_stash_pickles_and_reaches_the_same_files(
         stash: DirectoryStash) -> None:
     stash.dump('k', 'v')

@@ -362,12 +362,57 @@ def test_delegate_none_raises_at_construction() -> None:
         DelegateStash(None)  # type: ignore[arg-type]
 
 
-def test_class_check_rejects_a_non_stash_delegate(
+class _DuckStash:
+    """Has the stash primitives without deriving from Stash, as a stash
+    class from a reloaded module does."""
+
+    def load(self, name: str) -> Any:
+        return None
+
+    def dump(self, name: str, inst: Any) -> None:
+        pass
+
+    def delete(self, name: Any = None) -> None:
+        pass
+
+    def keys(self) -> list[str]:
+        return []
+
+
+@pytest.mark.parametrize('make', [
+    lambda bad: DelegateStash(bad),
+    lambda bad: CacheStash(bad),
+    lambda bad: SortedStash(bad),
+    lambda bad: KeyLimitStash(bad, 3),
+    lambda bad: ProtectiveStash(bad),
+    lambda bad: PreemptiveStash(bad),
+    lambda bad: FactoryStash(bad, DictionaryStash()),
+    lambda bad: OneShotFactoryStash(bad, []),
+], ids=['delegate', 'cache', 'sorted', 'key-limit', 'protective',
+        'preemptive', 'factory', 'one-shot'])
+def test_a_delegate_that_is_not_a_stash_is_refused_at_construction(
+        make: Any) -> None:
+    with pytest.raises(TypeError, match=r'delegate must be a Stash, got dict'):
+        make({})
+
+
+def test_a_cache_stash_that_is_not_a_stash_is_refused_at_construction(
+        ) -> None:
+    with pytest.raises(TypeError,
+                       match=r'cache_stash must be a Stash, got dict'):
+        CacheStash(DictionaryStash(), cache_stash={})  # type: ignore[arg-type]
+
+
+def test_a_delegate_with_the_stash_primitives_is_accepted() -> None:
+    outer = DelegateStash(_DuckStash())  # type: ignore[arg-type]
+    assert outer.load('a') is None
+
+
+def test_class_check_also_refuses_a_delegate_of_another_class(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    DelegateStash({})  # type: ignore[arg-type]  # no check by default
     monkeypatch.setattr(DelegateDefaults, 'CLASS_CHECK', True)
-    with pytest.raises(PersistableError, match='dict'):
-        DelegateStash({})  # type: ignore[arg-type]
+    with pytest.raises(PersistableError, match='_DuckStash'):
+        DelegateStash(_DuckStash())  # type: ignore[arg-type]
 
 
 def test_delegate_attr_forwards_unknown_attributes_only_when_on() -> None:

@@ -482,10 +482,6 @@ class Shape:
         self.runs += 1
         return self.side ** 2
 
-    @persisted('_scaled')
-    def scaled(self, factor: int, offset: int = 0) -> int:
-        self.runs += 1
-        return self.side * factor + offset
 
 
 def test_persisted_computes_once_per_instance() -> None:
@@ -513,10 +509,57 @@ def test_persisted_keeps_the_methods_name_doc_and_annotations() -> None:
     assert getter.__wrapped__.__name__ == 'area'  # type: ignore[attr-defined]
 
 
-def test_persisted_passes_the_first_calls_arguments_to_the_method() -> None:
-    shape = Shape(3)
-    assert shape.scaled(2, offset=1) == 7
-    assert shape.scaled(10) == 7  # cached: arguments are not a key
+@pytest.mark.parametrize('signature', [
+    'self, n', 'self, n=3', 'self, *args', 'self, **kwargs',
+    'self, *, force=False', 'self, /, n', '*args', ''])
+def test_persisted_refuses_a_method_that_takes_arguments(
+        signature: str) -> None:
+    # one value is kept per instance, so v(3) and v(4) would both give the
+    # value of the first call
+    space: dict[str, Any] = {}
+    exec(f'def v({signature}): return 10', space)
+    with pytest.raises(TypeError, match=r"must take only self; got v\("):
+        persisted('_v')(space['v'])
+
+
+def test_persisted_on_a_method_with_arguments_fails_at_class_creation(
+        ) -> None:
+    with pytest.raises(TypeError, match=r"'_v'.*Holder\.v\(self, n"):
+        class Holder:
+            @persisted('_v')
+            def v(self, n: int) -> int:
+                return n * 10
+
+
+def test_persisted_accepts_a_method_of_self_alone() -> None:
+    class Holder:
+        @persisted('_v')
+        def v(self, /) -> int:
+            return 10
+    assert Holder().v() == 10
+
+
+def test_persisted_above_property_says_to_put_it_below() -> None:
+    with pytest.raises(TypeError, match='below @property'):
+        class Holder:
+            @persisted('_v')  # type: ignore[arg-type]
+            @property
+            def v(self) -> int:
+                return 10
+
+
+@pytest.mark.parametrize('wrapper', [staticmethod, classmethod,
+                                     functools.cached_property])
+def test_persisted_above_another_descriptor_is_refused(wrapper: Any) -> None:
+    def v(self: Any) -> int:
+        return 10
+    with pytest.raises(TypeError, match=f'{wrapper.__name__}'):
+        persisted('_v')(wrapper(v))
+
+
+def test_persisted_refuses_what_is_not_callable() -> None:
+    with pytest.raises(TypeError, match='int'):
+        persisted('_v')(3)  # type: ignore[type-var]
 
 
 def test_persisted_uses_the_work_made_in_init(tmp_path: Path) -> None:

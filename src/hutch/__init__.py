@@ -18,9 +18,11 @@ from .container import PersistableContainer
 from .dealloc import Deallocatable, dealloc, dealloc_recursive, resource
 from .errors import (
     CorruptDataError,
+    DiskFullError,
     LockTimeoutError,
     PersistableError,
     ReadOnlyError,
+    SerializeError,
 )
 from .multi import (
     ItemFailure,
@@ -79,9 +81,9 @@ __version__ = '0.1.0'
 __all__ = [
     '__version__',
     # errors
-    'PersistableError', 'CorruptDataError', 'ReadOnlyError',
-    'LockTimeoutError', 'MissingDataKeysError', 'ProcessingError',
-    'WorkerDiedError',
+    'PersistableError', 'CorruptDataError', 'SerializeError',
+    'DiskFullError', 'ReadOnlyError', 'LockTimeoutError',
+    'MissingDataKeysError', 'ProcessingError', 'WorkerDiedError',
     # method-level persistence
     'PersistedWork', 'persisted', 'PersistableContainer', 'resource',
     'Deallocatable', 'dealloc', 'dealloc_recursive',

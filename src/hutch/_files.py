@@ -10,6 +10,10 @@ the design are kept in one place:
   that no stash mistakes for data.
 * **No litter** -- lock files never sit beside the data: :class:`FileLock`
   keeps them in the system's temporary folder, keyed by the data path.
+* **No room, said plainly** -- a write that finds the disk or quota full,
+  or passes the file size limit, removes its temporary file and raises
+  :class:`~hutch.errors.DiskFullError` naming the final path (and the
+  stash key, when the caller gives it), never the temporary.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import fcntl
 import hashlib
 import itertools
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -27,10 +32,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Optional
 
-from .errors import LockTimeoutError, PersistableError
+from .errors import DiskFullError, LockTimeoutError, PersistableError
 from .util import _FreshLocks
 
-__all__ = ['TEMP_SUFFIX', 'check_path', 'path_type_error', 'is_temp_name',
+__all__ = ['TEMP_SUFFIX', 'check_path', 'check_folder', 'path_type_error',
+           'is_temp_name',
            'atomic_write', 'atomic_writer', 'read_file', 'FileLock',
            'lock_dir', 'remove_stale_temps']
 
@@ -64,6 +70,38 @@ def check_path(path: object) -> Path:
     return Path(path)
 
 
+def check_folder(path: Path, what: str = 'path') -> Path:
+    """``path``, when it is a folder or could be made one; else a
+    ``ValueError`` naming the file in the way (``path`` itself or one of
+    its parents).  Symlinks are followed; a path that can't be looked at
+    (no permission) passes.
+
+    >>> import tempfile
+    >>> notes = Path(tempfile.mkdtemp()) / 'notes.txt'
+    >>> _ = notes.write_text('mine')
+    >>> check_folder(notes / 'sub')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: path is not a folder: .../notes.txt (so .../notes.txt/sub cannot be one)
+    """
+    blocker = path
+    while True:
+        try:
+            st = os.stat(blocker)
+        except (FileNotFoundError, NotADirectoryError):
+            if blocker.parent == blocker:
+                return path
+            blocker = blocker.parent
+            continue
+        except OSError:  # can't look (no permission ...): can't tell
+            return path
+        if stat.S_ISDIR(st.st_mode):
+            return path
+        break
+    where = '' if blocker == path else f' (so {path} cannot be one)'
+    raise ValueError(f'{what} is not a folder: {blocker}{where}')
+
+
 def is_temp_name(name: str) -> bool:
     """Whether ``name`` is one of hutch's temporary files.
 
@@ -73,7 +111,26 @@ def is_temp_name(name: str) -> bool:
     return name.startswith('.') and name.endswith(TEMP_SUFFIX)
 
 
-def _open_temp(path: str | os.PathLike[str]) -> tuple[int, str]:
+_NO_ROOM = frozenset(
+    code for code in (errno.ENOSPC, getattr(errno, 'EDQUOT', None),
+                      errno.EFBIG) if code is not None)
+"""The errors of a write that found no room: disk full, quota, size limit."""
+
+
+def _no_room(e: BaseException, path: str | os.PathLike[str],
+             key: Optional[Any]) -> Optional[DiskFullError]:
+    """The :class:`~hutch.errors.DiskFullError` that stands for ``e``, an
+    error of writing ``path`` (for stash key ``key``), when ``e`` means there
+    was no room; ``None`` for any other error."""
+    if isinstance(e, OSError) and not isinstance(e, PersistableError) \
+            and e.errno in _NO_ROOM:
+        return DiskFullError('no room to write', key=key, path=path,
+                             errno=e.errno)
+    return None
+
+
+def _open_temp(path: str | os.PathLike[str],
+               key: Optional[Any]) -> tuple[int, str]:
     folder, name = os.path.split(path)
     while True:
         tmp = os.path.join(
@@ -83,6 +140,11 @@ def _open_temp(path: str | os.PathLike[str]) -> tuple[int, str]:
         except FileExistsError:
             # left by an earlier process with our pid: pick the next number
             continue
+        except OSError as e:  # no room even for the name
+            full = _no_room(e, path, key)
+            if full is not None:
+                raise full from e
+            raise
 
 
 def _discard(tmp: str) -> None:
@@ -94,13 +156,18 @@ def _discard(tmp: str) -> None:
 
 
 @contextmanager
-def atomic_writer(path: str | os.PathLike[str],
-                  durable: bool = False) -> Iterator[IO[bytes]]:
+def atomic_writer(path: str | os.PathLike[str], durable: bool = False,
+                  key: Optional[Any] = None) -> Iterator[IO[bytes]]:
     """Open a binary file that appears at ``path`` only if the block succeeds.
+
+    Whatever fails, the temporary file is removed.  When the write finds no
+    room (a full disk or quota, the file size limit) it raises
+    :class:`~hutch.errors.DiskFullError` naming ``path`` and ``key``.
 
     :param path: the final file name; its folder must exist
     :param durable: ``fsync`` the data before the rename (survives power
         loss, not only process death), at a cost in speed
+    :param key: the stash key being written, named in errors
 
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()
@@ -110,7 +177,7 @@ def atomic_writer(path: str | os.PathLike[str],
     ['x.bin']
     """
     target = Path(path)
-    fd, tmp = _open_temp(target)
+    fd, tmp = _open_temp(target, key)
     try:
         with os.fdopen(fd, 'wb') as f:
             yield f
@@ -118,15 +185,19 @@ def atomic_writer(path: str | os.PathLike[str],
                 f.flush()
                 os.fsync(f.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as e:
         _discard(tmp)
+        full = _no_room(e, target, key)
+        if full is not None:
+            raise full from e
         raise
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes,
-                 durable: bool = False) -> None:
-    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`)."""
-    fd, tmp = _open_temp(path)
+                 durable: bool = False, key: Optional[Any] = None) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`,
+    whose errors it raises)."""
+    fd, tmp = _open_temp(path, key)
     try:
         try:
             n = os.write(fd, data)
@@ -139,8 +210,11 @@ def atomic_write(path: str | os.PathLike[str], data: bytes,
         finally:
             os.close(fd)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         _discard(tmp)
+        full = _no_room(e, path, key)
+        if full is not None:
+            raise full from e
         raise
 
 

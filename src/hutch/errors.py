@@ -19,6 +19,8 @@ from typing import Any, Optional
 __all__ = [
     'PersistableError',
     'CorruptDataError',
+    'SerializeError',
+    'DiskFullError',
     'ReadOnlyError',
     'LockTimeoutError',
 ]
@@ -43,6 +45,10 @@ class PersistableError(Exception):
         self.key = key
         self.path = path
 
+    def _what(self) -> str:
+        """What went wrong, before the key and path are added."""
+        return self.msg
+
     def __str__(self) -> str:
         where = []
         if self.key is not None:
@@ -50,8 +56,8 @@ class PersistableError(Exception):
         if self.path is not None:
             where.append(f'path {os.fspath(self.path)}')
         if where:
-            return f'{self.msg} ({", ".join(where)})'
-        return self.msg
+            return f'{self._what()} ({", ".join(where)})'
+        return self._what()
 
     def __reduce__(self) -> Any:
         # Keep key and path when the error crosses a process boundary.
@@ -62,12 +68,66 @@ class CorruptDataError(PersistableError):
     """Stored data exists but cannot be read back (truncated, corrupt, foreign)."""
 
 
+class SerializeError(PersistableError, TypeError):
+    """A value could not be turned into bytes by the serializer (a lambda or
+    a lock under pickle, a set under JSON); nothing was stored.  Also a
+    ``TypeError``: the value is of a kind the serializer can't store."""
+
+
+class DiskFullError(PersistableError, OSError):
+    """There was no room to write: the disk or the user's quota is full, or
+    the file would pass the process's file size limit.  Nothing was stored
+    and no temporary file is left.  Also an ``OSError`` with the system's
+    ``errno`` and ``strerror``.
+
+    >>> import errno
+    >>> e = DiskFullError('no room', key='k', path='/d/k.dat',
+    ...                   errno=errno.ENOSPC)
+    >>> isinstance(e, OSError), e.errno == errno.ENOSPC, e.filename
+    (True, True, '/d/k.dat')
+    >>> print(e)
+    no room: No space left on device (key 'k', path /d/k.dat)
+    """
+
+    def __init__(self, msg: str, key: Optional[Any] = None,
+                 path: Optional[str | os.PathLike[str]] = None,
+                 errno: Optional[int] = None) -> None:
+        super().__init__(msg, key, path)
+        self.errno = errno
+        self.strerror = None if errno is None else os.strerror(errno)
+        self.filename = None if path is None else os.fspath(path)
+
+    def _what(self) -> str:
+        if self.strerror is None:
+            return self.msg
+        return f'{self.msg}: {self.strerror}'
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.msg, self.key, self.path, self.errno))
+
+
 class ReadOnlyError(PersistableError):
     """A write was attempted on a stash that is strictly read-only."""
 
 
 class LockTimeoutError(PersistableError, TimeoutError):
     """A lock guarding persisted data could not be acquired in time."""
+
+
+def serialize_error(cause: BaseException, value: object, serializer: str,
+                    key: Optional[Any] = None,
+                    path: Optional[str | os.PathLike[str]] = None
+                    ) -> SerializeError:
+    """The error for a value that serializer ``serializer`` (its name)
+    could not turn into bytes, worded the same by every stash; raise it
+    ``from cause``.
+
+    >>> print(serialize_error(TypeError('no'), [1], 'json', 'k', '/d/k'))
+    cannot serialize a list with json: TypeError('no') (key 'k', path /d/k)
+    """
+    return SerializeError(
+        f'cannot serialize a {type(value).__qualname__} with {serializer}: '
+        f'{cause!r}', key=key, path=path)
 
 
 def deserialize_error(cause: BaseException, key: Optional[Any] = None,

@@ -64,7 +64,12 @@ from typing import Any, Optional, TypeVar, Union
 
 from ._files import FileLock, atomic_writer, check_path, path_type_error
 from .dealloc import Deallocatable
-from .errors import CorruptDataError, PersistableError, deserialize_error
+from .errors import (
+    CorruptDataError,
+    PersistableError,
+    deserialize_error,
+    serialize_error,
+)
 from .util import MISSING, _FreshLocks
 
 __all__ = ['PersistedWork', 'persisted']
@@ -298,10 +303,10 @@ class PersistedWork(_FreshLocks, Deallocatable):
                 if self._version_tag is not None:
                     f.write(VERSION_MAGIC + self._version_tag + b'\n')
                 pickle.dump(value, f, protocol=_PROTOCOL)
-        except (pickle.PicklingError, TypeError, AttributeError) as e:
-            raise PersistableError(
-                f'cannot pickle a {type(value).__qualname__}: {e}',
-                path=self.path) from e
+        except OSError:
+            raise  # the write failed (DiskFullError when there was no room)
+        except Exception as e:
+            raise serialize_error(e, value, 'pickle', path=self.path) from e
 
     def set(self, value: Any) -> None:
         """Use ``value`` as if it had been computed: on the instance, and in
@@ -371,14 +376,48 @@ class PersistedWork(_FreshLocks, Deallocatable):
                 f'{self._owner_class.__qualname__} in {where}>')
 
 
-def _takes_only_self(fn: Callable[..., Any]) -> bool:
+_SELF_KINDS = (inspect.Parameter.POSITIONAL_ONLY,
+               inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_NOT_METHODS = (property, classmethod, staticmethod, functools.cached_property)
+
+
+def _check_method(fn: object, attr_name: str) -> bool:
+    """Refuse what :class:`persisted` cannot cache correctly, with a
+    ``TypeError`` saying what to do instead.
+
+    One value is kept per instance, so the method must take ``self`` alone:
+    were ``v(self, n)`` accepted, ``v(3)`` and ``v(4)`` would both give the
+    value of the first call.  Above ``@property`` the decorator would wrap
+    the property object instead of its getter.
+
+    :return: whether the signature is known to be ``(self)``; ``False``
+        for a callable that does not tell its signature (a builtin)
+    """
+    where = f'@persisted({attr_name!r})'
+    if isinstance(fn, property):
+        raise TypeError(
+            f'{where} must go below @property, right above the def; above '
+            f'it, it would wrap the property object instead of its getter')
+    if isinstance(fn, _NOT_METHODS):
+        raise TypeError(f'{where} applies to a plain method of self, '
+                        f'not a {type(fn).__name__}; put it right above '
+                        'the def')
+    if not callable(fn):
+        raise TypeError(f'{where} applies to a method, got '
+                        f'{type(fn).__name__}: {fn!r}')
     try:
-        params = tuple(inspect.signature(fn).parameters.values())
+        signature = inspect.signature(fn)
     except (TypeError, ValueError):
         return False
-    return len(params) == 1 and params[0].default is inspect.Parameter.empty \
-        and params[0].kind in (inspect.Parameter.POSITIONAL_ONLY,
-                               inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    params = tuple(signature.parameters.values())
+    if len(params) != 1 or params[0].kind not in _SELF_KINDS or \
+            params[0].default is not inspect.Parameter.empty:
+        name = getattr(fn, '__qualname__', type(fn).__name__)
+        raise TypeError(
+            f'{where} keeps one value per instance, so the method must take '
+            f'only self; got {name}{signature} (to cache by argument, use '
+            'a stash keyed by the argument)')
+    return True
 
 
 class persisted:
@@ -399,8 +438,20 @@ class persisted:
 
     The other parameters are those of :class:`PersistedWork`.  A cached
     value is returned with one dictionary lookup and one attribute read, no
-    lock taken; call arguments other than ``self`` reach the worker on the
-    first call only.
+    lock taken.
+
+    One value is kept per instance, so the method must take ``self`` alone;
+    a method with other parameters, or ``@persisted`` placed above
+    ``@property`` (or another descriptor), raises ``TypeError`` when the
+    class is defined:
+
+    >>> class Table:
+    ...     @persisted('_row')
+    ...     def row(self, n):
+    ...         return n  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: @persisted('_row') keeps one value ...; got Table.row(self, n) ...
     """
 
     def __init__(self, name: str,
@@ -434,7 +485,7 @@ class persisted:
         wrapper: Callable[..., Any]
         # The hit path is the point of this class: keep it to one dict
         # lookup and one attribute read.
-        if _takes_only_self(fn):
+        if _check_method(fn, name):
             def wrapper(inst: Any) -> Any:
                 try:
                     value = inst.__dict__[name]._value

@@ -267,6 +267,7 @@ def _bad_constructions(tmp: Path) -> dict[str, tuple[Callable[[], Any],
                                                       type[Exception]]]:
     """What to build, and the error it must raise, keyed by test id."""
     from hutch import (
+        CacheStash,
         Compressed,
         DictionaryStash,
         FactoryStash,
@@ -285,6 +286,8 @@ def _bad_constructions(tmp: Path) -> dict[str, tuple[Callable[[], Any],
         'lru-str': (lambda: LRUCacheStash('9'), ValueError),  # type: ignore
         'key-limit-negative': (lambda: KeyLimitStash(d, -1), ValueError),
         'factory-not-a-stash': (lambda: FactoryStash(d, {}), TypeError),  # type: ignore
+        'cache-delegate-not-a-stash': (lambda: CacheStash({}), TypeError),  # type: ignore
+        'cache-stash-not-a-stash': (lambda: CacheStash(d, {}), TypeError),  # type: ignore
         'union-member-not-a-stash': (lambda: UnionStash([d, 1]), TypeError),  # type: ignore
         'serializer-unknown': (lambda: get_serializer('yaml'), ValueError),
         'serializer-codec-unknown': (lambda: get_serializer('json+rar'),
@@ -327,6 +330,10 @@ def _bad_constructions(tmp: Path) -> dict[str, tuple[Callable[[], Any],
         'persisted-name-int': (lambda: persisted(1), TypeError),  # type: ignore
         'persisted-version-float': (lambda: persisted('x', version=1.5),  # type: ignore
                                     TypeError),
+        'persisted-method-with-arguments': (
+            lambda: persisted('x')(lambda self, n: n), TypeError),
+        'persisted-above-property': (
+            lambda: persisted('x')(property(lambda self: 1)), TypeError),  # type: ignore
     })
     return cases
 

@@ -130,19 +130,29 @@ class Stash(ABC):
         return True
 
 
+#: what an object needs to be used as a stash
+_PRIMITIVES = ('load', 'dump', 'delete', 'keys')
+
+
 def check_stash(obj: object, what: str) -> Stash:
-    """``obj`` when it is a :class:`Stash`; else a ``TypeError`` naming
+    """``obj`` when it can serve as a stash; else a ``TypeError`` naming
     ``what`` (the argument) and the type of what came instead.
+
+    A :class:`Stash` serves, and so does an object with callable stash
+    primitives (``load``, ``dump``, ``delete``, ``keys``) -- such as a stash
+    whose class comes from a module that was reloaded, so that it is no
+    longer a subclass of this :class:`Stash`.  A ``dict`` does not.
 
     >>> check_stash({}, 'factory')
     Traceback (most recent call last):
     ...
     TypeError: factory must be a Stash, got dict: {}
     """
-    if not isinstance(obj, Stash):
+    if not isinstance(obj, Stash) and not all(
+            callable(getattr(obj, name, None)) for name in _PRIMITIVES):
         raise TypeError(
             f'{what} must be a Stash, got {type(obj).__name__}: {obj!r}')
-    return obj
+    return obj  # type: ignore[return-value]
 
 
 class NoopStash(Stash):

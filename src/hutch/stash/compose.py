@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
-from .base import CloseableStash, PrimeableStash, ReadOnlyStash, Stash
+from .base import (
+    CloseableStash,
+    PrimeableStash,
+    ReadOnlyStash,
+    Stash,
+    check_stash,
+)
 from .delegate import DelegateStash
 from .memory import DictionaryStash
 
@@ -34,7 +40,7 @@ class CacheStash(DelegateStash):
                  read_only: bool = False) -> None:
         super().__init__(delegate)
         self.cache_stash = DictionaryStash() if cache_stash is None \
-            else cache_stash
+            else check_stash(cache_stash, 'cache_stash')
         self.read_only = read_only
 
     def _delegate_writable(self) -> bool:
@@ -111,12 +117,11 @@ class UnionStash(ReadOnlyStash):
     """
 
     def __init__(self, stashes: Sequence[Stash]) -> None:
-        stashes = list(stashes)
-        for s in stashes:
-            if not isinstance(s, Stash):
-                raise TypeError(
-                    f'UnionStash members must be stashes, got {s!r}')
-        self.stashes = stashes
+        if isinstance(stashes, Stash):
+            raise TypeError('stashes must be a sequence of stashes, got one '
+                            f'stash: {stashes!r}')
+        self.stashes = [check_stash(s, f'stashes[{i}]')
+                        for i, s in enumerate(stashes)]
 
     def load(self, name: str) -> Any:
         return self.get(name)

@@ -184,14 +184,19 @@ class DirectoryCompositeStash(DirectoryStash):
         if extra:
             raise ValueError(f'attribute {self.attribute_name!r} of key '
                              f'{name!r} has keys in no group: {sorted(extra)}')
-        for group, stash in self._group_stashes.items():
-            stash.dump(name, {k: data[k] for k in data if k in group})
+        # every part is serialized before any is written, so an item that
+        # can't be serialized leaves nothing behind
+        parts = [(stash, *stash._encode(
+                  name, {k: data[k] for k in data if k in group}))
+                 for group, stash in self._group_stashes.items()]
         context = tuple(data) if isinstance(data, OrderedDict) else None
         setattr(inst, self.attribute_name, None)
         try:
-            super().dump(name, (inst, context))
+            parts.append((self, *self._encode(name, (inst, context))))
         finally:
             setattr(inst, self.attribute_name, data)
+        for stash, file, blob in parts:
+            stash._store(name, file, blob)
 
     def _read(self, key: str) -> Any:
         item = super()._read(key)

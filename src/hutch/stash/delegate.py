@@ -12,7 +12,13 @@ from typing import Any, Optional, Union
 
 from ..errors import PersistableError
 from ..util import _FreshLocks
-from .base import CloseableStash, PrimeableStash, ReadOnlyStash, Stash
+from .base import (
+    CloseableStash,
+    PrimeableStash,
+    ReadOnlyStash,
+    Stash,
+    check_stash,
+)
 
 __all__ = ['DelegateDefaults', 'DelegateStash', 'ReadOnlyDelegateStash',
            'KeyLimitStash', 'KeySubsetStash', 'PreemptiveStash',
@@ -24,11 +30,14 @@ logger = logging.getLogger(__name__)
 class DelegateDefaults:
     """Process-wide switches for :class:`DelegateStash`.
 
-    Set :attr:`CLASS_CHECK` to ``True`` to make every delegate stash check,
-    when it is made, that its delegate is a :class:`Stash`.
+    Every delegate stash checks, when it is made, that its delegate can
+    serve as a stash (``TypeError`` otherwise; see
+    :func:`~hutch.stash.base.check_stash`).  Set :attr:`CLASS_CHECK` to
+    ``True`` to also require a subclass of this :class:`Stash`.
     """
 
-    #: check that a delegate is a :class:`~hutch.stash.base.Stash`
+    #: also require the delegate to be a :class:`~hutch.stash.base.Stash`
+    #: (a stash of a class from a reloaded module is not)
     CLASS_CHECK: bool = False
 
 
@@ -60,6 +69,7 @@ class DelegateStash(CloseableStash, PrimeableStash):
         if delegate is None:
             raise PersistableError(
                 f'{type(self).__name__}: delegate must be a Stash, got None')
+        check_stash(delegate, 'delegate')
         if DelegateDefaults.CLASS_CHECK and not isinstance(delegate, Stash):
             raise PersistableError(
                 f'{type(self).__name__}: delegate must be a Stash, '

@@ -35,12 +35,13 @@ from .._files import (
     TEMP_SUFFIX,
     FileLock,
     atomic_write,
+    check_folder,
     check_path,
     is_temp_name,
     read_file,
     remove_stale_temps,
 )
-from ..errors import deserialize_error
+from ..errors import deserialize_error, serialize_error
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING
 from .base import CloseableStash
@@ -154,7 +155,7 @@ class DirectoryStash(CloseableStash):
 
     @path.setter
     def path(self, path: str | os.PathLike[str]) -> None:
-        self._path = Path(path)
+        self._path = check_folder(Path(path))
         self._setup()
 
     def _setup(self) -> None:
@@ -268,13 +269,30 @@ class DirectoryStash(CloseableStash):
     # -- writes ------------------------------------------------------------
 
     def dump(self, name: str, inst: Any) -> None:
+        file, data = self._encode(name, inst)
+        self._store(name, file, data)
+
+    def _encode(self, name: str, inst: Any) -> tuple[str, bytes]:
+        """The file of key ``name`` and the bytes it is to hold; nothing is
+        written, so a value that can't be serialized leaves no trace.
+
+        :raises SerializeError: naming the key, the file and the serializer
+        """
         file, long = self._locate(name)
-        data = self.serializer.dumps(inst)
+        try:
+            data = self.serializer.dumps(inst)
+        except Exception as e:
+            raise serialize_error(e, inst, self.serializer.name, name,
+                                  file) from e
         if long:
             data = _keys.pack_long_key(name, data)
+        return file, data
+
+    def _store(self, name: str, file: str, data: bytes) -> None:
+        """Write ``data`` (from :meth:`_encode`) as the file of key ``name``."""
         for attempt in range(_WRITE_ATTEMPTS):
             try:
-                atomic_write(file, data, self.durable)
+                atomic_write(file, data, self.durable, key=name)
                 return
             except FileNotFoundError:
                 # the folder is new -- or a clear() elsewhere just took the

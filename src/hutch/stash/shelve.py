@@ -34,7 +34,7 @@ from typing import Any, Optional, TypeVar, Union
 
 from .._files import FileLock, check_path, remove_stale_temps
 from .._keys import key_type_error, unencodable_key_error
-from ..errors import PersistableError, deserialize_error
+from ..errors import PersistableError, deserialize_error, serialize_error
 from ..serial import SerializerSpec, get_serializer
 from ._dumb import open_safe_dumb
 from .base import CloseableStash, _PicklesByArguments
@@ -302,7 +302,8 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
     def _write_back(self, db: Any) -> None:
         cache, self._cache = self._cache, {}
         for name, value in cache.items():
-            self._put(db, name, name.encode('utf-8'), value)
+            self._put(db, name, name.encode('utf-8'),
+                      self._serialize(name, value))
 
     def close(self) -> None:
         """Write back, close the database and let other processes in.
@@ -327,8 +328,16 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
 
     # -- the stash primitives ----------------------------------------------
 
-    def _put(self, db: Any, name: str, key: bytes, value: Any) -> None:
-        data = self._dumps(value)
+    def _serialize(self, name: str, value: Any) -> bytes:
+        """The bytes of ``value``, made before the shelf is opened, so a
+        value that can't be serialized leaves the shelf as it was."""
+        try:
+            return self._dumps(value)
+        except Exception as e:
+            raise serialize_error(e, value, self.serializer.name, name,
+                                  self.path) from e
+
+    def _put(self, db: Any, name: str, key: bytes, data: bytes) -> None:
         try:
             db[key] = data
         except _DB_ERRORS as e:
@@ -377,9 +386,10 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
 
     def dump(self, name: str, inst: Any) -> None:
         key = self._key(name)
+        data = self._serialize(name, inst)
 
         def op(db: Any) -> None:
-            self._put(db, name, key, inst)
+            self._put(db, name, key, data)
             if self.writeback and not self.auto_close:
                 self._cache[name] = inst
 

@@ -34,6 +34,7 @@ network file system** (NFS, SMB); use it on a local disk.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -46,7 +47,12 @@ from typing import Any, Optional, Union
 
 from .._files import check_path
 from .._keys import key_type_error, unencodable_key_error
-from ..errors import PersistableError, deserialize_error
+from ..errors import (
+    DiskFullError,
+    PersistableError,
+    deserialize_error,
+    serialize_error,
+)
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING, chunks
 from .base import CloseableStash, _PicklesByArguments
@@ -75,6 +81,10 @@ SQL_ITEMS_AFTER = ('SELECT key, value FROM "{table}" WHERE key > ? '
 SQL_JOURNAL_MODE = 'PRAGMA journal_mode'
 SQL_WAL = 'PRAGMA journal_mode = WAL'
 SQL_SYNCHRONOUS = 'PRAGMA synchronous = NORMAL'
+SQL_NO_WAIT = 'PRAGMA busy_timeout = 0'
+SQL_CHECKPOINT = 'PRAGMA wal_checkpoint(TRUNCATE)'
+
+_SQLITE_FULL = 13  # the result code for "database or disk is full"
 
 _TABLE_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
 
@@ -100,6 +110,14 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, 'register_at_fork'):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _is_full(e: BaseException) -> bool:
+    """Whether SQLite error ``e`` says the disk (or quota) is full."""
+    code = getattr(e, 'sqlite_errorcode', None)  # Python 3.11+
+    if code is None:
+        return 'database or disk is full' in str(e)
+    return bool(code == _SQLITE_FULL)
 
 
 class _Local(threading.local):
@@ -272,15 +290,39 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
     def close(self) -> None:
         """Close every connection this process opened for the stash.
 
-        The stash stays usable: the next call opens a new connection.
+        Before that, the write-ahead log is moved into the database and
+        emptied when it can be done at once (no other connection is reading
+        an older snapshot, and the database has room to take the pages), so
+        a closed stash leaves no large ``-wal`` file even while other
+        connections stay open; otherwise a later close does it.  The stash
+        stays usable: the next call opens a new connection.
         """
         with self._lock:
             self._adopt_or_prune(os.getpid())
             conns, self._conns = self._conns, []
             self._epoch += 1
+        if conns:
+            self._checkpoint(conns[-1][1])
         for _, conn in conns:
             conn.close()
         self._local.conn = self._local.cursor = None
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        """Empty the write-ahead log into the database if that can be done
+        without waiting; when it can't, the log stays for a later close (it
+        holds only data already committed, or the remains of a failed
+        write), so this never raises."""
+        try:
+            conn.execute(SQL_NO_WAIT)
+            busy = conn.execute(SQL_CHECKPOINT).fetchone()[0]
+        except sqlite3.Error as e:
+            level = logging.WARNING if _is_full(e) else logging.DEBUG
+            logger.log(level, 'write-ahead log of %s kept (%s): a later '
+                       'close empties it', self.path, e)
+            return
+        if busy:
+            logger.debug('write-ahead log of %s kept: another connection '
+                         'is reading', self.path)
 
     def _adopt_or_prune(self, pid: int) -> None:
         """Abandon the connections a forked child inherited (see
@@ -299,6 +341,9 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
 
     def _error(self, what: str, e: BaseException,
                key: Optional[str] = None) -> PersistableError:
+        if _is_full(e):
+            return DiskFullError(f'cannot {what}: {e}', key=key,
+                                 path=self.path, errno=errno.ENOSPC)
         return PersistableError(f'cannot {what}: {e}', key=key, path=self.path)
 
     # -- the stash primitives ----------------------------------------------
@@ -343,7 +388,11 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
     def dump(self, name: str, inst: Any) -> None:
         if not isinstance(name, str):
             raise key_type_error(name)
-        data = self._dumps(inst)
+        try:
+            data = self._dumps(inst)
+        except Exception as e:
+            raise serialize_error(e, inst, self.serializer.name, name,
+                                  self.path) from e
         try:
             self._cursor().execute(self._sql_upsert, (name, data))
         except UnicodeEncodeError as e:
@@ -430,7 +479,12 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
             for key, value in pairs:
                 if not isinstance(key, str):
                     raise key_type_error(key)
-                yield key, dumps(value)
+                try:
+                    data = dumps(value)
+                except Exception as e:
+                    raise serialize_error(e, value, self.serializer.name,
+                                          key, self.path) from e
+                yield key, data
 
         conn = self._connection()
         try:
@@ -441,7 +495,8 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
             conn.executemany(self._sql_upsert, rows())
             conn.execute('COMMIT')
         except BaseException as e:
-            conn.execute('ROLLBACK')
+            if conn.in_transaction:  # SQLite may have rolled back already
+                conn.execute('ROLLBACK')
             if isinstance(e, sqlite3.Error):
                 raise self._error('dump a batch', e) from e
             raise
