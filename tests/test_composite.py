@@ -18,8 +18,7 @@ from hutch import (
     PersistableError,
     Stash,
 )
-
-from .contract import WriteContract
+from hutch.testing import WriteContract
 
 GROUPS = [{'a', 'b'}, {'c'}, {'d'}]
 

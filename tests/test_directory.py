@@ -22,8 +22,8 @@ from hutch import (
     Stash,
     get_serializer,
 )
+from hutch.testing import StorageContract, WriteContract
 
-from .contract import WriteContract
 from .test_keys import TRICKY
 
 MP = multiprocessing.get_context(
@@ -31,9 +31,22 @@ MP = multiprocessing.get_context(
 WAIT = 60.0
 
 
-class TestDirectoryStash(WriteContract):
+class TestDirectoryStash(StorageContract):
+    """Checked against plain pickle files, one per key, named ``KEY.dat``."""
+
     def new_empty(self, tmp_path: Path) -> Stash:
         return DirectoryStash(tmp_path / 'stash')
+
+    def write_directly(self, stash: Stash, key: str, value: Any) -> None:
+        assert isinstance(stash, DirectoryStash)
+        stash.path.mkdir(exist_ok=True)
+        (stash.path / f'{key}.dat').write_bytes(pickle.dumps(value))
+
+    def read_directly(self, stash: Stash) -> dict[str, Any]:
+        assert isinstance(stash, DirectoryStash)
+        files = stash.path.glob('*.dat') if stash.path.exists() else ()
+        return {f.name[:-len('.dat')]: pickle.loads(f.read_bytes())
+                for f in files}
 
 
 class TestShardedDirectoryStash(WriteContract):

@@ -24,8 +24,7 @@ from hutch import (
     Stash,
     UnionStash,
 )
-
-from .contract import ReadContract, WriteContract
+from hutch.testing import ReadContract, WriteContract
 
 
 class TestDictionaryStash(WriteContract):

@@ -19,8 +19,8 @@ from hutch import (
     Stash,
     shelve,
 )
+from hutch.testing import WriteContract
 
-from .contract import WriteContract
 from .processes import run_all
 
 

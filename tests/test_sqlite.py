@@ -19,14 +19,32 @@ from hutch import (
     SqliteStash,
     Stash,
 )
+from hutch.testing import StorageContract, WriteContract
 
-from .contract import WriteContract
 from .processes import run_all
 
 
-class TestSqliteStash(WriteContract):
+class TestSqliteStash(StorageContract):
+    """Checked against rows written and read with plain ``sqlite3``."""
+
     def new_empty(self, tmp_path: Path) -> Stash:
         return SqliteStash(tmp_path / 'stash.sqlite3')
+
+    def write_directly(self, stash: Stash, key: str, value: Any) -> None:
+        assert isinstance(stash, SqliteStash)
+        with sqlite3.connect(stash.path) as conn:
+            conn.execute('CREATE TABLE IF NOT EXISTS stash '
+                         '(key TEXT PRIMARY KEY, value BLOB)')
+            conn.execute('INSERT INTO stash VALUES (?, ?)',
+                         (key, pickle.dumps(value)))
+        conn.close()
+
+    def read_directly(self, stash: Stash) -> dict[str, Any]:
+        assert isinstance(stash, SqliteStash)
+        with sqlite3.connect(stash.path) as conn:
+            rows = conn.execute('SELECT key, value FROM stash').fetchall()
+        conn.close()
+        return {key: pickle.loads(value) for key, value in rows}
 
 
 class TestSqliteStashWithJson(WriteContract):

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from hutch import CorruptDataError, PersistableError, ReadOnlyError, ZipStash
+from hutch.testing import BaseReadContract
 
-from .contract import BaseReadContract
 from .processes import run_all
 
 

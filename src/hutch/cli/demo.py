@@ -1,6 +1,6 @@
 """``hutch demo``: hutch at work, start to finish, in under a minute.
 
-1. The seed's example: a method whose result is computed once, kept on the
+1. The counter example: a method whose result is computed once, kept on the
    instance, and saved to a file that a new instance reads back.
 2. A pipeline: a :class:`~hutch.multi.MultiProcessFactoryStash` builds a few
    thousand items into a :class:`~hutch.stash.directory.DirectoryStash` on
@@ -135,9 +135,9 @@ def _mtimes(folder: Path) -> dict[str, int]:
     return times
 
 
-def seed_example(folder: Path, say: _Printer) -> None:
-    """Part 1: the seed's example, run in ``folder``."""
-    say.section('1. Method-level persistence: the seed example')
+def counter_example(folder: Path, say: _Printer) -> None:
+    """Part 1: the counter example, run in ``folder``."""
+    say.section('1. Method-level persistence: the counter example')
     from .. import PersistableContainer, PersistedWork, persisted
 
     class SomeClass(PersistableContainer):
@@ -260,10 +260,10 @@ def pipeline(folder: Path, items: int, workers: int, say: _Printer) -> None:
 def _forget_last_run(root: Path) -> bool:
     """Remove what an earlier demo left in ``root``; whether there was any.
 
-    Only the demo's own files go: the seed example's file and the items of
+    Only the demo's own files go: the counter example's file and the items of
     the documents stash (which leaves anything else in its folder alone).
     """
-    counter = root / 'seed' / 'counter.dat'
+    counter = root / 'counter' / 'counter.dat'
     documents = DirectoryStash(root / 'documents')
     found = counter.exists() or len(documents) > 0
     counter.unlink(missing_ok=True)
@@ -280,7 +280,7 @@ def run_demo(folder: Optional[str | os.PathLike[str]] = None,
 
     def run(root: Path) -> None:
         say(f'hutch demo: working in {root}')
-        seed_example(root / 'seed', say)
+        counter_example(root / 'counter', say)
         pipeline(root / 'documents', items, workers, say)
 
     if folder is None:

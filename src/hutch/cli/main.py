@@ -252,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_clear)
 
     p = sub.add_parser('demo', help='run the demonstration',
-                       description='Run the seed example, then build, '
+                       description='Run the persisted-work example, then build, '
                        'interrupt, resume and read back a stash.')
     p.add_argument('--dir', metavar='DIR',
                    help='work in DIR (kept; an earlier demo there is '

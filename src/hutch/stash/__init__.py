@@ -1,34 +1,85 @@
-"""Stashes: dict-like stores keyed by strings, built to be stacked."""
+"""Stashes: dict-like stores keyed by strings, built to be stacked.
 
-from .base import CloseableStash, NoopStash, PrimeableStash, ReadOnlyStash, Stash
-from .compose import CacheStash, SortedStash, UnionStash
-from .composite import DirectoryCompositeStash, MissingDataKeysError
-from .delegate import (
-    DelegateDefaults,
-    DelegateStash,
-    KeyLimitStash,
-    KeySubsetStash,
-    PreemptiveStash,
-    PrimablePreemptiveStash,
-    ProtectiveStash,
-    ReadOnlyDelegateStash,
-)
-from .directory import DirectoryStash, IncrementKeyDirectoryStash
-from .factory import CacheFactoryStash, FactoryStash, OneShotFactoryStash
-from .memory import DictionaryStash, LRUCacheStash
-from .shelve import ShelveStash, shelve
-from .sqlite import SqliteKeys, SqliteStash
-from .zip import ZipStash
+Each back end loads when one of its names is first used (see
+:mod:`hutch._lazy`).
+"""
 
-__all__ = [
-    'Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash', 'PrimeableStash',
-    'DelegateDefaults', 'DelegateStash', 'ReadOnlyDelegateStash',
-    'KeyLimitStash', 'KeySubsetStash', 'PreemptiveStash',
-    'PrimablePreemptiveStash', 'ProtectiveStash',
-    'FactoryStash', 'CacheFactoryStash', 'OneShotFactoryStash',
-    'DictionaryStash', 'LRUCacheStash',
-    'CacheStash', 'SortedStash', 'UnionStash',
-    'DirectoryStash', 'IncrementKeyDirectoryStash',
-    'DirectoryCompositeStash', 'MissingDataKeysError',
-    'ShelveStash', 'shelve', 'SqliteStash', 'SqliteKeys', 'ZipStash',
-]
+from .._lazy import lazy_package
+
+# ``typing`` costs most of a bare ``import hutch``; type checkers treat any
+# name TYPE_CHECKING as true
+TYPE_CHECKING = False
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    '.base': ('Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash',
+              'PrimeableStash'),
+    '.delegate': ('DelegateDefaults', 'DelegateStash', 'ReadOnlyDelegateStash',
+                  'KeyLimitStash', 'KeySubsetStash', 'PreemptiveStash',
+                  'PrimablePreemptiveStash', 'ProtectiveStash'),
+    '.factory': ('FactoryStash', 'CacheFactoryStash', 'OneShotFactoryStash'),
+    '.memory': ('DictionaryStash', 'LRUCacheStash'),
+    '.compose': ('CacheStash', 'SortedStash', 'UnionStash'),
+    '.directory': ('DirectoryStash', 'IncrementKeyDirectoryStash'),
+    '.composite': ('DirectoryCompositeStash', 'MissingDataKeysError'),
+    '.shelve': ('ShelveStash', 'shelve'),
+    '.sqlite': ('SqliteStash', 'SqliteKeys'),
+    '.zip': ('ZipStash',),
+}
+
+lazy_package(__name__, _EXPORTS)
+
+__all__ = [name for names in _EXPORTS.values() for name in names]
+
+# one statement a module, each name re-exported as itself (``X as X``)
+if TYPE_CHECKING:  # what type checkers see; a test keeps it equal to _EXPORTS
+    # isort: off
+    from .base import (
+        CloseableStash as CloseableStash,
+        NoopStash as NoopStash,
+        PrimeableStash as PrimeableStash,
+        ReadOnlyStash as ReadOnlyStash,
+        Stash as Stash,
+    )
+    from .compose import (
+        CacheStash as CacheStash,
+        SortedStash as SortedStash,
+        UnionStash as UnionStash,
+    )
+    from .composite import (
+        DirectoryCompositeStash as DirectoryCompositeStash,
+        MissingDataKeysError as MissingDataKeysError,
+    )
+    from .delegate import (
+        DelegateDefaults as DelegateDefaults,
+        DelegateStash as DelegateStash,
+        KeyLimitStash as KeyLimitStash,
+        KeySubsetStash as KeySubsetStash,
+        PreemptiveStash as PreemptiveStash,
+        PrimablePreemptiveStash as PrimablePreemptiveStash,
+        ProtectiveStash as ProtectiveStash,
+        ReadOnlyDelegateStash as ReadOnlyDelegateStash,
+    )
+    from .directory import (
+        DirectoryStash as DirectoryStash,
+        IncrementKeyDirectoryStash as IncrementKeyDirectoryStash,
+    )
+    from .factory import (
+        CacheFactoryStash as CacheFactoryStash,
+        FactoryStash as FactoryStash,
+        OneShotFactoryStash as OneShotFactoryStash,
+    )
+    from .memory import (
+        DictionaryStash as DictionaryStash,
+        LRUCacheStash as LRUCacheStash,
+    )
+    from .shelve import (
+        ShelveStash as ShelveStash,
+        shelve as shelve,
+    )
+    from .sqlite import (
+        SqliteKeys as SqliteKeys,
+        SqliteStash as SqliteStash,
+    )
+    from .zip import (
+        ZipStash as ZipStash,
+    )
+    # isort: on

@@ -2,7 +2,7 @@
 
 :class:`DirectoryStash` is the plain one: ``path/<key>.dat`` holds a pickle
 (by default), the same file the original API writes.  On top of that it
-guarantees what DESIGN.md asks of durable stashes:
+guarantees what every durable stash of hutch does:
 
 * **atomic dumps** -- a value goes to a unique temporary file that is then
   renamed into place (:mod:`hutch._files`); readers never see a torn file,

@@ -1,4 +1,4 @@
-"""The seed's example from DESIGN.md, run as shown in an empty folder.
+"""The counter example of the README and guide, run as shown in an empty folder.
 
 Each top-level statement runs as at an interactive prompt, so a bare
 expression prints its value, as the example's comments describe.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-SEED_EXAMPLE = '''\
+COUNTER_EXAMPLE = '''\
 from pathlib import Path
 from hutch import PersistableContainer, PersistedWork, persisted
 
@@ -47,19 +47,19 @@ inst.notsaved   # prints, 30
 def run_at_prompt(source: str, after_each: list[list[str]]) -> None:
     """Run ``source`` statement by statement, like the REPL; after each,
     note the folder's contents in ``after_each``."""
-    namespace: dict[str, object] = {'__name__': 'seed_example'}
+    namespace: dict[str, object] = {'__name__': 'counter_example'}
     for stmt in ast.parse(source).body:
-        code = compile(ast.Interactive(body=[stmt]), '<seed>', 'single')
+        code = compile(ast.Interactive(body=[stmt]), '<counter>', 'single')
         exec(code, namespace)
         after_each.append(sorted(p.name for p in Path('.').iterdir()))
 
 
-def test_the_seed_example_runs_as_shown_in_an_empty_folder(
+def test_the_counter_example_runs_as_shown_in_an_empty_folder(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
     folders: list[list[str]] = []
-    run_at_prompt(SEED_EXAMPLE, folders)
+    run_at_prompt(COUNTER_EXAMPLE, folders)
     assert capsys.readouterr().out.splitlines() == [
         'returning count value',
         '10',

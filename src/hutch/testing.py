@@ -1,19 +1,37 @@
-"""The stash contract of DESIGN.md, stated once for every stash.
+"""The stash contract as a test kit: check your own stash with pytest.
 
-A test module makes a class per stash that inherits :class:`ReadContract`
-(stashes you can only read) or :class:`WriteContract` (stashes you can
-write) and says how to build the stash (a read-only stash that cannot hold
-``None`` at all, like a zip's entries, inherits :class:`BaseReadContract`):
+Every stash of hutch runs these classes, and so can a stash you write.
+Make one test class per stash that inherits :class:`WriteContract` (a
+writable stash), :class:`ReadContract` (one you can only read) or
+:class:`BaseReadContract` (one that cannot hold ``None``, like a zip's
+entries), and say how to build it:
 
 .. code-block:: python
 
-    class TestDictionaryStash(WriteContract):
+    from hutch import DictionaryStash
+    from hutch.testing import WriteContract
+
+    class TestMyStash(WriteContract):
         def new_empty(self, tmp_path):
             return DictionaryStash()
 
-Read-only stashes override :meth:`ReadContract.new_stash` to build a stash
-already holding the given items.  ``sample`` can be overridden by stashes
-that store only some kinds of values (text, bytes).
+pytest then runs some thirty checks of the contract on it: ``load`` of a
+missing key is ``None`` while ``stash[key]`` raises ``KeyError(key)``, a
+stored ``None`` is a value, ``iter`` yields pairs, ``len`` and ``keys``
+agree, ``delete`` of a missing key is no error, ``clear`` leaves a usable
+stash, and so on.
+
+A read-only stash overrides :meth:`BaseReadContract.new_stash` to build a
+stash already holding the given items; ``sample`` can be overridden by
+stashes that hold only some kinds of values (text, bytes).
+
+A durable stash should also inherit :class:`StorageContract` and say how to
+write and read its storage *without* the stash (plain files, rows, ...): the
+read checks then run on data the stash did not write, and every write is
+checked by reading the storage directly, so a mistake shared by ``dump`` and
+``load`` cannot hide.
+
+The kit needs ``pytest`` (``pip install 'hutch[testing]'``).
 """
 
 from __future__ import annotations
@@ -23,7 +41,10 @@ from typing import Any
 
 import pytest
 
-from hutch import Stash
+from .stash.base import Stash
+
+__all__ = ['SAMPLE', 'BaseReadContract', 'ReadContract', 'WriteContract',
+           'StorageContract']
 
 SAMPLE: dict[str, Any] = {
     'alpha': 1,
@@ -214,3 +235,45 @@ class WriteContract(ReadContract):
             empty.dump(f'k{i}', self._value(i))
         empty.delete('k0')
         assert len(empty) == 4
+
+
+class StorageContract(WriteContract):
+    """A writable stash checked against its storage, read and written
+    without the stash.
+
+    Subclasses implement :meth:`write_directly` and :meth:`read_directly`
+    on top of :meth:`~WriteContract.new_empty`.
+    """
+
+    def write_directly(self, stash: Stash, key: str, value: Any) -> None:
+        """Put ``value`` under ``key`` in ``stash``'s storage by hand."""
+        raise NotImplementedError
+
+    def read_directly(self, stash: Stash) -> dict[str, Any]:
+        """Every key and value in ``stash``'s storage, read by hand."""
+        raise NotImplementedError
+
+    def new_stash(self, tmp_path: Path, items: dict[str, Any]) -> Stash:
+        stash = self.new_empty(tmp_path)
+        for key, value in items.items():
+            self.write_directly(stash, key, value)
+        return stash
+
+    def test_dumps_reach_the_storage(self, empty: Stash) -> None:
+        for key, value in self.sample.items():
+            empty.dump(key, value)
+        assert self.read_directly(empty) == self.sample
+
+    def test_a_stored_none_reaches_the_storage(self, empty: Stash) -> None:
+        empty.dump('k', None)
+        assert self.read_directly(empty) == {'k': None}
+
+    def test_delete_removes_from_the_storage(self, stash: Stash) -> None:
+        gone = next(iter(self.sample))
+        stash.delete(gone)
+        expected = {k: v for k, v in self.sample.items() if k != gone}
+        assert self.read_directly(stash) == expected
+
+    def test_clear_empties_the_storage(self, stash: Stash) -> None:
+        stash.clear()
+        assert self.read_directly(stash) == {}
