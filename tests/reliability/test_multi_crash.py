@@ -135,7 +135,7 @@ def test_results_finished_alongside_a_dead_worker_are_kept() -> None:
     from concurrent.futures.process import BrokenProcessPool
 
     from hutch.multi.backends import ChunksLost, _drive
-    from hutch.multi.workers import ChunkResult
+    from hutch.multi.jobs import ChunkResult
 
     lost_results = 0
     for _ in range(50):  # futures are iterated in set order: try many
