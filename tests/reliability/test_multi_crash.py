@@ -42,7 +42,6 @@ from hutch import (
 )
 
 from ..multi_stashes import Squares
-
 from .procs import FORK, WAIT, wait_for
 from .stashes import check_payload, payload, record, scaled
 

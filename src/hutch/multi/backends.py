@@ -33,7 +33,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import logging
 import multiprocessing
-import pickle
 import sys
 import traceback
 import uuid
@@ -45,10 +44,12 @@ from ..errors import PersistableError
 from .jobs import (
     ChunkResult,
     Job,
+    ShippedJob,
     pickled,
     receive_job,
     run_pickled_job,
     run_received_job,
+    run_shipped_job,
 )
 
 __all__ = ['Backend', 'SerialBackend', 'ExecutorBackend', 'ProcessBackend',
@@ -101,22 +102,6 @@ def stop_pool(executor: cf.ProcessPoolExecutor) -> None:
     procs = getattr(executor, '_processes', None) or {}
     for proc in list(procs.values()):
         proc.terminate()
-
-
-class _Pickled:
-    """Bytes a pickle turns back into the object they hold: a job pickled
-    once in the parent reaches Dask workers as the job itself."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
-        return pickle.loads, (self.data,)
-
-
-def run_job(job: Job, index: int, chunk: Sequence[Any]) -> ChunkResult:
-    """Run one chunk of ``job`` (a task Dask workers can import)."""
-    return job.run(index, chunk)
 
 
 class Backend(ABC):
@@ -343,12 +328,13 @@ class DaskBackend(Backend):
         client = self._client()
         try:
             token, payload = uuid.uuid4().hex, pickled(job)
-            [shared] = client.scatter([_Pickled(payload)], broadcast=True,
-                                      hash=False)
+            [shared] = client.scatter([ShippedJob(payload)],
+                                      broadcast=True, hash=False)
             slots = self.slots()
 
             def submit(i: int, chunk: Sequence[Any]) -> Any:
-                return client.submit(run_job, shared, i, chunk, pure=False,
+                return client.submit(run_shipped_job, shared, i, chunk,
+                                     pure=False,
                                      key=f'hutch-chunk-{i}-{token}')
 
             def wait(pending: set[Any], timeout: Optional[float]) -> set[Any]:

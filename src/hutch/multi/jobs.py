@@ -28,7 +28,8 @@ Process workers get a job as bytes, from :func:`pickled`: a pool made for
 one run loads it once per worker process (:func:`receive_job`,
 :func:`run_received_job`); a pool that outlives the run loads it for each
 chunk (:func:`run_pickled_job`), so none of a finished run is left in a
-worker.
+worker; a cluster that keeps data for as long as the run asks loads it
+once per worker and drops it with the run (:class:`ShippedJob`).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ from ..stash.base import Stash
 from .errors import ItemFailure
 
 __all__ = ['Job', 'ChunkResult', 'pickled', 'run_pickled_job',
-           'receive_job', 'run_received_job']
+           'receive_job', 'run_received_job', 'ShippedJob',
+           'run_shipped_job']
 
 #: turns a chunk of work items into ``(key, value)`` pairs
 Process = Callable[[Sequence[Any]], Iterable[tuple[str, Any]]]
@@ -207,3 +209,35 @@ def run_received_job(index: int, chunk: Sequence[Any]) -> ChunkResult:
             raise RuntimeError('this worker process was given no job')
         _loaded = pickle.loads(_received)
     return _loaded.run(index, chunk)
+
+
+class ShippedJob:
+    """A pickled job that loads once where it lands and lives as long as
+    this holder: what a Dask run scatters to its workers.
+
+    :param payload: the job, from :func:`pickled`
+    """
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+        self._job: Optional[Job] = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {'payload': self.payload}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state['payload'])  # type: ignore[misc]
+
+    def job(self) -> Job:
+        """The job, loaded on first use (by one thread; others wait)."""
+        with self._lock:
+            if self._job is None:
+                self._job = pickle.loads(self.payload)
+            return self._job
+
+
+def run_shipped_job(shipped: ShippedJob, index: int,
+                    chunk: Sequence[Any]) -> ChunkResult:
+    """Run one chunk of the job ``shipped`` holds."""
+    return shipped.job().run(index, chunk)
