@@ -70,7 +70,7 @@ Chunks = Sequence[Sequence[Any]]
 class ChunksLost(Exception):
     """Chunks in flight were lost: a worker died or went silent.
 
-    Internal: the stash turns it into a
+    Internal: the caller turns it into a
     :class:`~hutch.multi.errors.WorkerDiedError` naming the unfinished keys.
     """
 
@@ -107,7 +107,7 @@ def stop_pool(executor: cf.ProcessPoolExecutor) -> None:
 class Backend(ABC):
     """Runs the chunks of one parallel run somewhere."""
 
-    #: chunks run in this process on the stash itself: nothing is pickled
+    #: chunks run in this process on the job itself: nothing is pickled
     #: and results always come back to the parent to store
     in_process: bool = False
 
@@ -191,7 +191,7 @@ class ExecutorBackend(Backend):
     """Runs chunks on a :class:`concurrent.futures.Executor`.
 
     :param executor: the pool; a :class:`~concurrent.futures.ThreadPoolExecutor`
-        runs the stash in process, any other executor gets it pickled
+        runs the job in process, any other executor gets it pickled
     :param workers: its parallelism, when the executor does not say
     :param owned: shut the executor down after each run (for pools this
         back end made itself)

@@ -223,11 +223,9 @@ class ShippedJob:
         self._job: Optional[Job] = None
         self._lock = threading.Lock()
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {'payload': self.payload}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state['payload'])  # type: ignore[misc]
+    def __reduce__(self) -> tuple[type[ShippedJob], tuple[bytes]]:
+        # only the bytes travel; each copy loads its own job
+        return ShippedJob, (self.payload,)
 
     def job(self) -> Job:
         """The job, loaded on first use (by one thread; others wait)."""
