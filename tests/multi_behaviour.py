@@ -116,3 +116,26 @@ class BackendBehaviour:
         assert len(stash) == 6
         assert factory.calls_made() == ['0', '2', '3', '5']
         assert stash['1'] == 'kept' and stash['5'] == 125
+
+    def test_an_item_that_calls_sys_exit_is_named_and_the_rest_is_stored(
+            self, mode: Mode) -> None:
+        delegate = DictionaryStash()
+        stash = Squares(delegate, 12, quitting={5}, chunk_size=3, workers=2,
+                        **mode.kwargs)
+        with pytest.raises(ProcessingError) as info:
+            stash.prime()
+        assert info.value.keys == ['5']
+        assert 'SystemExit' in info.value.failures[0].error
+        assert sorted(delegate.keys(), key=int) == \
+            [str(i) for i in range(12) if i != 5]
+
+    def test_an_item_that_calls_sys_exit_loses_no_item_workers_store(
+            self, mode: Mode, tmp_path: Path) -> None:
+        delegate = FileStash(tmp_path / 'data')
+        stash = Squares(delegate, 12, quitting={5}, chunk_size=3, workers=2,
+                        **mode.kwargs)
+        with pytest.raises(ProcessingError) as info:
+            stash.prime()
+        assert info.value.keys == ['5']
+        assert sorted(delegate.keys(), key=int) == \
+            [str(i) for i in range(12) if i != 5]

@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Optional
@@ -78,12 +80,14 @@ class Squares(MultiProcessDefaultStash):
     """Items ``0..n-1``; key ``str(i)`` holds ``i * i``.
 
     ``bad`` items raise ``ValueError``; a ``deadly`` item kills its worker
-    process (``os._exit`` or ``SIGKILL``); a ``slow`` item sleeps for
-    ``slow_seconds``.
+    process (``os._exit`` or ``SIGKILL``); a ``quitting`` item calls
+    ``sys.exit(4)`` (or, with ``interrupt``, raises ``KeyboardInterrupt``);
+    a ``slow`` item sleeps for ``slow_seconds``.
     """
 
     def __init__(self, delegate: Stash, n: int, *, bad: Iterable[int] = (),
                  deadly: Iterable[int] = (), kill_signal: bool = False,
+                 quitting: Iterable[int] = (), interrupt: bool = False,
                  slow: Iterable[int] = (), slow_seconds: float = 60.0,
                  **kwargs: Any) -> None:
         super().__init__(delegate, **kwargs)
@@ -91,6 +95,8 @@ class Squares(MultiProcessDefaultStash):
         self.bad = frozenset(bad)
         self.deadly = frozenset(deadly)
         self.kill_signal = kill_signal
+        self.quitting = frozenset(quitting)
+        self.interrupt = interrupt
         self.slow = frozenset(slow)
         self.slow_seconds = slow_seconds
 
@@ -105,6 +111,10 @@ class Squares(MultiProcessDefaultStash):
                 if self.kill_signal:
                     os.kill(os.getpid(), signal.SIGKILL)
                 os._exit(3)
+            if i in self.quitting:
+                if self.interrupt:
+                    raise KeyboardInterrupt
+                sys.exit(4)
             if i in self.slow:
                 time.sleep(self.slow_seconds)
             yield str(i), i * i
@@ -195,3 +205,24 @@ class Homesick(Squares):
         if state['home'] != os.getpid():
             raise RuntimeError('cannot be loaded away from home')
         super().__setstate__(state)
+
+
+#: the :class:`Tracked` stashes alive in this process
+UNPICKLED: weakref.WeakSet[Tracked] = weakref.WeakSet()
+
+
+def unpickled_alive() -> int:
+    """How many unpickled :class:`Tracked` stashes this process still
+    holds, once garbage is collected."""
+    import gc
+    gc.collect()
+    return len(UNPICKLED)
+
+
+class Tracked(Squares):
+    """A :class:`Squares` that counts its unpickled copies in
+    :data:`UNPICKLED`, to see whether a worker keeps one alive."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        UNPICKLED.add(self)

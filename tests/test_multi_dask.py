@@ -20,7 +20,14 @@ from hutch import (
 )
 
 from .multi_behaviour import BackendBehaviour, Mode
-from .multi_stashes import ChunkLengths, CubeFactory, Squares
+from .multi_stashes import (
+    ChunkLengths,
+    CubeFactory,
+    Squares,
+    Tracked,
+    unpickled_alive,
+)
+from .reliability.procs import wait_for
 
 
 @pytest.fixture(scope='module')
@@ -78,6 +85,15 @@ def test_dask_workers_build_a_durable_stash(
                                      backend=client)
     assert len(stash) == 9
     assert dict(durable().items()) == {str(i): i ** 3 for i in range(9)}
+
+
+def test_dask_workers_keep_no_stash_once_the_run_is_over(
+        client: Client) -> None:
+    delegate = DictionaryStash()
+    Tracked(delegate, 6, chunk_size=1, backend=client).prime()
+    assert len(delegate) == 6
+    wait_for(lambda: sum(client.run(unpickled_alive).values()) == 0,
+             'the workers to drop the stash of a finished run', timeout=30)
 
 
 def test_a_silent_cluster_ends_the_run_after_the_timeout(

@@ -35,7 +35,9 @@ from .multi_stashes import (
     FileStash,
     Homesick,
     Squares,
+    Tracked,
     Unpicklable,
+    unpickled_alive,
 )
 
 START_METHODS = ['fork', 'spawn', 'forkserver']
@@ -86,6 +88,67 @@ def test_a_worker_that_exits_is_an_error_and_finished_chunks_stay(
     assert '3' in info.value.keys
     assert {'0', '1', '2'} <= set(delegate.keys())
     assert '3' not in delegate.keys()
+
+
+def test_a_dead_worker_names_only_the_keys_it_had_not_stored(
+        tmp_path: Path) -> None:
+    delegate = FileStash(tmp_path / 'data')
+    stash = Squares(delegate, 4, deadly={2}, chunk_size=4, workers=1,
+                    start_method='fork')
+    with pytest.raises(WorkerDiedError) as info:
+        stash.prime()
+    assert sorted(delegate.keys()) == ['0', '1']
+    assert sorted(info.value.keys) == ['2', '3']
+
+
+INTERRUPTED_MODES = ['thread', 'process-fork', 'process-spawn',
+                     'user-executor']
+
+
+@pytest.mark.parametrize('name', INTERRUPTED_MODES)
+def test_a_keyboard_interrupt_inside_a_worker_fails_only_its_item(
+        name: str, request: pytest.FixtureRequest) -> None:
+    kwargs: dict[str, Any] = {'backend': name}
+    if name.startswith('process-'):
+        kwargs = {'backend': 'process', 'start_method': name.split('-')[1]}
+    elif name == 'user-executor':
+        kwargs = {'backend': request.getfixturevalue('user_executor')}
+    delegate = DictionaryStash()
+    stash = Squares(delegate, 12, quitting={7}, interrupt=True, chunk_size=3,
+                    workers=2, **kwargs)
+    with pytest.raises(ProcessingError) as info:
+        stash.prime()
+    assert info.value.keys == ['7']
+    assert 'KeyboardInterrupt' in info.value.failures[0].error
+    assert len(delegate) == 11
+
+
+def test_a_keyboard_interrupt_in_this_thread_stops_a_serial_run() -> None:
+    delegate = DictionaryStash()
+    stash = Squares(delegate, 6, quitting={4}, interrupt=True, chunk_size=2,
+                    backend='serial')
+    with pytest.raises(KeyboardInterrupt):
+        stash.prime()
+    assert sorted(delegate.keys()) == ['0', '1', '2', '3']
+
+
+def test_a_script_whose_worker_calls_sys_exit_reports_the_key() -> None:
+    script = ('from hutch import DictionaryStash\n'
+              'from tests.multi_stashes import Squares\n'
+              "if __name__ == '__main__':\n"
+              '    d = DictionaryStash()\n'
+              '    s = Squares(d, 12, quitting={5}, chunk_size=3, workers=2,\n'
+              "                start_method='spawn')\n"
+              '    try:\n'
+              '        s.prime()\n'
+              '    finally:\n'
+              '        print(len(d))\n')
+    proc = subprocess.run([sys.executable, '-c', script], capture_output=True,
+                          text=True, cwd=Path(__file__).parent.parent,
+                          timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.strip() == '11'
+    assert "ProcessingError: Squares: 1 item failed: '5'" in proc.stderr
 
 
 def test_a_worker_killed_by_a_signal_is_an_error() -> None:
@@ -189,6 +252,24 @@ def test_bad_arguments_are_refused_at_construction(
         Squares(DictionaryStash(), 3, **kwargs)
 
 
+@pytest.mark.parametrize('backend', ['thread', 'process', 'serial'])
+def test_constructing_a_stash_builds_no_executor(backend: str) -> None:
+    made: list[str] = []
+    inits = {cf.ThreadPoolExecutor.__init__.__code__,
+             cf.ProcessPoolExecutor.__init__.__code__}
+
+    def watch(frame: Any, event: str, arg: Any) -> None:
+        if event == 'call' and frame.f_code in inits:
+            made.append(frame.f_code.co_qualname)
+
+    sys.setprofile(watch)
+    try:
+        Squares(DictionaryStash(), 3, backend=backend, workers=2)
+    finally:
+        sys.setprofile(None)
+    assert made == []
+
+
 # -- pickling, progress -------------------------------------------------------
 
 def test_a_stash_that_cannot_be_pickled_is_refused_clearly() -> None:
@@ -247,6 +328,16 @@ def test_a_worker_that_cannot_load_the_stash_fails_every_item() -> None:
     assert sorted(info.value.keys) == ['0', '1', '2']
     assert 'cannot be loaded away from home' in \
         info.value.failures[0].traceback
+
+
+def test_a_users_process_pool_keeps_no_stash_once_the_run_is_over(
+) -> None:
+    ctx = multiprocessing.get_context('forkserver')
+    with cf.ProcessPoolExecutor(1, mp_context=ctx) as executor:
+        delegate = DictionaryStash()
+        Tracked(delegate, 4, chunk_size=1, backend=executor).prime()
+        assert len(delegate) == 4
+        assert executor.submit(unpickled_alive).result() == 0
 
 
 def test_an_executor_broken_by_an_earlier_run_is_an_error() -> None:

@@ -1,4 +1,4 @@
-"""A parallel build killed half way: nothing torn, no orphan, and it resumes.
+"""Parallel builds that are killed, or whose workers exit or die.
 
 The process running :meth:`MultiProcessFactoryStash.prime` over a
 :class:`~hutch.stash.directory.DirectoryStash` (its process workers write
@@ -10,6 +10,16 @@ straight into the folder) is SIGKILLed at a random moment.  Then:
 * a new build completes the folder, computing only the missing items.
 
 Kills: ``3 * HUTCH_RELIABILITY_SCALE``.
+
+An item whose code calls ``sys.exit()`` or raises ``KeyboardInterrupt`` in
+a worker (a thread, or a process started by ``fork`` or ``spawn``), over a
+delegate the parent writes and one the workers write: the run stores every
+other item and ends with ``ProcessingError`` naming that item's key alone.
+A worker killed part way through a chunk: ``WorkerDiedError`` names exactly
+the keys that were not stored.
+
+Runs: ``3 * HUTCH_RELIABILITY_SCALE`` per back end, delegate and exit;
+``10 * HUTCH_RELIABILITY_SCALE`` kills.
 """
 
 from __future__ import annotations
@@ -22,8 +32,16 @@ from typing import Any
 
 import pytest
 
-from hutch import ReadOnlyStash
+from hutch import (
+    DictionaryStash,
+    DirectoryStash,
+    ProcessingError,
+    ReadOnlyStash,
+    Stash,
+    WorkerDiedError,
+)
 
+from ..multi_stashes import Squares
 from .procs import FORK, WAIT, wait_for
 from .stashes import check_payload, payload, record, scaled
 
@@ -135,7 +153,7 @@ def test_results_finished_alongside_a_dead_worker_are_kept() -> None:
     from concurrent.futures.process import BrokenProcessPool
 
     from hutch.multi.backends import ChunksLost, _drive
-    from hutch.multi.workers import ChunkResult
+    from hutch.multi.jobs import ChunkResult
 
     lost_results = 0
     for _ in range(50):  # futures are iterated in set order: try many
@@ -157,3 +175,69 @@ def test_results_finished_alongside_a_dead_worker_are_kept() -> None:
                 got.append(result.index)
         lost_results += got != [0]
     assert lost_results == 0, f'chunk 0 lost in {lost_results} of 50 runs'
+
+
+# -- a worker that exits, or dies part way through a chunk --------------------
+
+EXIT_ITEMS = 12
+EXIT_BACKENDS = {
+    'thread': {'backend': 'thread'},
+    'process-fork': {'backend': 'process', 'start_method': 'fork'},
+    'process-spawn': {'backend': 'process', 'start_method': 'spawn'},
+}
+
+
+def _delegate(kind: str, home: Path) -> Stash:
+    return DictionaryStash() if kind == 'dict' else DirectoryStash(home)
+
+
+@pytest.mark.parametrize('how', ['sys.exit', 'KeyboardInterrupt'])
+@pytest.mark.parametrize('kind', ['dict', 'directory'])
+@pytest.mark.parametrize('backend', list(EXIT_BACKENDS))
+def test_a_worker_that_exits_costs_only_its_own_item(
+        tmp_path: Path, backend: str, kind: str, how: str) -> None:
+    rng = random.Random(f'{backend}-{kind}-{how}')
+    runs = kept = 0
+    for round_ in range(scaled(3)):
+        quitting = rng.randrange(EXIT_ITEMS)
+        delegate = _delegate(kind, tmp_path / f'round-{round_}')
+        stash = Squares(delegate, EXIT_ITEMS, quitting={quitting},
+                        interrupt=how == 'KeyboardInterrupt',
+                        chunk_size=rng.randint(1, 5), workers=2,
+                        **EXIT_BACKENDS[backend])
+        with pytest.raises(ProcessingError) as info:
+            stash.prime()
+        assert info.value.keys == [str(quitting)]
+        assert info.value.failures[0].error.startswith(
+            'SystemExit' if how == 'sys.exit' else 'KeyboardInterrupt')
+        others = {str(i) for i in range(EXIT_ITEMS)} - {str(quitting)}
+        assert set(delegate.keys()) == others
+        assert all(delegate.load(k) == int(k) ** 2 for k in others)
+        runs += 1
+        kept += len(others)
+    record(f'worker-exit-{backend}-{kind}-{how}', runs=runs,
+           items_kept=kept, items_lost=0)
+
+
+def test_a_dead_worker_names_exactly_the_keys_not_stored(
+        tmp_path: Path) -> None:
+    rng = random.Random('died')
+    kills = named = stored_before = 0
+    for round_ in range(scaled(10)):
+        delegate = DirectoryStash(tmp_path / f'round-{round_}')
+        deadly = rng.randrange(EXIT_ITEMS)
+        stash = Squares(delegate, EXIT_ITEMS, deadly={deadly},
+                        kill_signal=rng.random() < 0.5,
+                        chunk_size=rng.randint(2, 6), workers=1,
+                        start_method='fork')
+        with pytest.raises(WorkerDiedError) as info:
+            stash.prime()
+        kept = set(delegate.keys())
+        assert str(deadly) in info.value.keys
+        assert set(info.value.keys) == \
+            {str(i) for i in range(EXIT_ITEMS)} - kept
+        kills += 1
+        named += len(info.value.keys)
+        stored_before += len(kept)
+    record('worker-died-names-unstored', kills=kills, keys_named=named,
+           keys_kept=stored_before)

@@ -1,8 +1,9 @@
 """Where the chunks of a parallel run execute.
 
-A back end takes the stash and its chunks and yields one
-:class:`~hutch.multi.workers.ChunkResult` per chunk, in the order they
-finish.  :func:`make_backend` builds one from what a user passes:
+A back end takes a :class:`~hutch.multi.jobs.Job` and its chunks and yields
+one :class:`~hutch.multi.jobs.ChunkResult` per chunk, in the order they
+finish; it knows nothing of what built the job.  :func:`make_backend`
+builds one from what a user passes (:func:`check_backend` only checks it):
 
 * ``'serial'`` -- in this thread, one chunk after another (for debugging);
 * ``'thread'`` -- a thread pool in this process;
@@ -12,8 +13,10 @@ finish.  :func:`make_backend` builds one from what a user passes:
 * a ``distributed.Client`` or a scheduler address such as
   ``'tcp://host:8786'`` -- Dask distributed (the ``dask`` extra).
 
-Out-of-process back ends pickle the stash once per run and send those bytes
-with every chunk; each worker process unpickles them once.  Only a bounded
+Out-of-process back ends pickle the job once per run.  A process pool made
+for the run loads it once per worker process; a pool passed in, which
+outlives the run, gets it with every chunk and keeps nothing of it; Dask
+workers hold it while the run lasts.  Only a bounded
 window of chunks is in flight, so a long run does not queue every chunk at
 once.  A dead worker (or, with a ``timeout``, a silent one) ends the run
 with :class:`ChunksLost` rather than a hang; the process back end then
@@ -30,22 +33,28 @@ from __future__ import annotations
 import concurrent.futures as cf
 import logging
 import multiprocessing
-import pickle
 import sys
 import traceback
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from ..errors import PersistableError
-from .workers import ChunkResult, run_chunk, run_pickled_chunk
-
-if TYPE_CHECKING:
-    from .stash import MultiProcessStash
+from .jobs import (
+    ChunkResult,
+    Job,
+    ShippedJob,
+    pickled,
+    receive_job,
+    run_pickled_job,
+    run_received_job,
+    run_shipped_job,
+)
 
 __all__ = ['Backend', 'SerialBackend', 'ExecutorBackend', 'ProcessBackend',
-           'DaskBackend', 'ChunksLost', 'make_backend', 'BACKEND_NAMES']
+           'DaskBackend', 'ChunksLost', 'check_backend', 'make_backend',
+           'pool_size', 'stop_pool', 'BACKEND_NAMES']
 
 logger = logging.getLogger(__name__)
 
@@ -61,25 +70,44 @@ Chunks = Sequence[Sequence[Any]]
 class ChunksLost(Exception):
     """Chunks in flight were lost: a worker died or went silent.
 
-    Internal: the stash turns it into a
+    Internal: the caller turns it into a
     :class:`~hutch.multi.errors.WorkerDiedError` naming the unfinished keys.
     """
 
 
-def _payload(stash: MultiProcessStash, direct: bool) -> bytes:
-    try:
-        return pickle.dumps(stash._worker_copy(direct),
-                            protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as e:
-        raise PersistableError(
-            f'{type(stash).__name__} must be picklable to run in worker '
-            f'processes: {type(e).__name__}: {e}') from e
+def pool_size(executor: cf.Executor) -> Optional[int]:
+    """The workers of a standard library pool; ``None`` for another kind.
+
+    The standard pools have no public way to say their size; this reads
+    the ``_max_workers`` they keep (a test checks it on every Python hutch
+    supports).
+    """
+    if isinstance(executor, (cf.ThreadPoolExecutor, cf.ProcessPoolExecutor)):
+        size: int = executor._max_workers  # type: ignore[union-attr]
+        return size
+    return None
+
+
+def stop_pool(executor: cf.ProcessPoolExecutor) -> None:
+    """Terminate a process pool's workers, say when a chunk hangs.
+
+    Python 3.14 has ``terminate_workers()`` for this; before it, the
+    workers are found in the pool's ``_processes`` map (a test checks it
+    on every Python hutch supports).
+    """
+    terminate = getattr(executor, 'terminate_workers', None)
+    if terminate is not None:
+        terminate()
+        return
+    procs = getattr(executor, '_processes', None) or {}
+    for proc in list(procs.values()):
+        proc.terminate()
 
 
 class Backend(ABC):
     """Runs the chunks of one parallel run somewhere."""
 
-    #: chunks run in this process on the stash itself: nothing is pickled
+    #: chunks run in this process on the job itself: nothing is pickled
     #: and results always come back to the parent to store
     in_process: bool = False
 
@@ -88,11 +116,10 @@ class Backend(ABC):
         """How many chunks can run at once (for splitting evenly)."""
 
     @abstractmethod
-    def run(self, stash: MultiProcessStash, chunks: Chunks, direct: bool,
+    def run(self, job: Job, chunks: Chunks,
             timeout: Optional[float]) -> Iterator[ChunkResult]:
-        """Run every chunk; yield each result as its chunk finishes.
+        """Run every chunk of ``job``; yield each result as it finishes.
 
-        :param direct: workers store results in the stash's delegate
         :param timeout: seconds to wait for the next chunk to finish
             before giving up with :class:`ChunksLost` (``None``: no limit)
         """
@@ -106,10 +133,10 @@ class SerialBackend(Backend):
     def slots(self) -> int:
         return 1
 
-    def run(self, stash: MultiProcessStash, chunks: Chunks, direct: bool,
+    def run(self, job: Job, chunks: Chunks,
             timeout: Optional[float]) -> Iterator[ChunkResult]:
         for index, chunk in enumerate(chunks):
-            yield run_chunk(stash, index, chunk, direct)
+            yield job.run(index, chunk)
 
 
 def _drive(submit: Callable[[int, Sequence[Any]], Any],
@@ -146,7 +173,9 @@ def _drive(submit: Callable[[int, Sequence[Any]], Any],
                     # hand over the chunks that finished beside it first
                     died = died or e
                     continue
-                except Exception as e:
+                except (Exception, SystemExit) as e:
+                    # a worker's exit reaches here only as its chunk's
+                    # result: it fails the chunk, never this process
                     text = ''.join(traceback.format_exception(
                         type(e), e, e.__traceback__))
                     result = ChunkResult(index, error=text)
@@ -162,7 +191,7 @@ class ExecutorBackend(Backend):
     """Runs chunks on a :class:`concurrent.futures.Executor`.
 
     :param executor: the pool; a :class:`~concurrent.futures.ThreadPoolExecutor`
-        runs the stash in process, any other executor gets it pickled
+        runs the job in process, any other executor gets it pickled
     :param workers: its parallelism, when the executor does not say
     :param owned: shut the executor down after each run (for pools this
         back end made itself)
@@ -171,33 +200,30 @@ class ExecutorBackend(Backend):
     def __init__(self, executor: cf.Executor, workers: int = 1,
                  owned: bool = False) -> None:
         self.executor = executor
-        self.workers = getattr(executor, '_max_workers', workers)
+        self.workers = pool_size(executor) or workers
         self.owned = owned
         self.in_process = isinstance(executor, cf.ThreadPoolExecutor)
 
     def slots(self) -> int:
         return max(1, int(self.workers))
 
-    def _submit(self, stash: MultiProcessStash,
-                direct: bool) -> Callable[[int, Sequence[Any]], Any]:
+    def _submit(self, job: Job) -> Callable[[int, Sequence[Any]], Any]:
         ex = self.executor
         if self.in_process:
-            return lambda i, chunk: ex.submit(run_chunk, stash, i, chunk,
-                                              direct)
-        token, payload = uuid.uuid4().hex, _payload(stash, direct)
-        return lambda i, chunk: ex.submit(run_pickled_chunk, token, payload,
-                                          i, chunk, direct)
+            return lambda i, chunk: ex.submit(job.run, i, chunk)
+        payload = pickled(job)
+        return lambda i, chunk: ex.submit(run_pickled_job, payload, i, chunk)
 
     @staticmethod
     def _wait(pending: set[Any], timeout: Optional[float]) -> set[Any]:
         done, _ = cf.wait(pending, timeout, cf.FIRST_COMPLETED)
         return done
 
-    def run(self, stash: MultiProcessStash, chunks: Chunks, direct: bool,
+    def run(self, job: Job, chunks: Chunks,
             timeout: Optional[float]) -> Iterator[ChunkResult]:
         clean = False
         try:
-            submit = self._submit(stash, direct)
+            submit = self._submit(job)
             yield from _drive(submit, self._wait, self._cancel, chunks,
                               _WINDOW * self.slots(), timeout,
                               (cf.BrokenExecutor,))
@@ -234,20 +260,26 @@ class ProcessBackend(ExecutorBackend):
         self.owned = True
         self.in_process = False
 
-    def run(self, stash: MultiProcessStash, chunks: Chunks, direct: bool,
+    def run(self, job: Job, chunks: Chunks,
             timeout: Optional[float]) -> Iterator[ChunkResult]:
-        workers = max(1, min(self.workers, len(chunks)))
-        self.executor = cf.ProcessPoolExecutor(workers,
-                                               mp_context=self.context)
-        return super().run(stash, chunks, direct, timeout)
+        # the pool lives for this run only: each worker process gets the
+        # job when it starts, and the chunks go without it
+        payload = pickled(job)
+        self.executor = cf.ProcessPoolExecutor(
+            max(1, min(self.workers, len(chunks))), mp_context=self.context,
+            initializer=receive_job, initargs=(payload,))
+        return super().run(job, chunks, timeout)
+
+    def _submit(self, job: Job) -> Callable[[int, Sequence[Any]], Any]:
+        ex = self.executor
+        return lambda i, chunk: ex.submit(run_received_job, i, chunk)
 
     def _shutdown(self, clean: bool) -> None:
         if not clean:
             # a chunk may never finish (timeout, interrupt): stop the
             # workers rather than wait for them
-            procs = getattr(self.executor, '_processes', None) or {}
-            for proc in list(procs.values()):
-                proc.terminate()
+            assert isinstance(self.executor, cf.ProcessPoolExecutor)
+            stop_pool(self.executor)
         super()._shutdown(clean)
 
 
@@ -267,7 +299,8 @@ class DaskBackend(Backend):
     :param client: a ``distributed.Client``, used as is; or a scheduler
         address, connected to for each run and closed after
 
-    The stash is scattered to every worker once per run.  A worker that
+    The job is scattered to every worker once per run, and released when
+    the run ends.  A worker that
     dies is retried by the scheduler up to its ``allowed-failures`` setting
     (``distributed.scheduler.allowed-failures``, 3 by default); after that
     the run ends with an error.  Give a ``timeout`` to bound a silent
@@ -289,18 +322,19 @@ class DaskBackend(Backend):
         threads: int = sum(self._client().nthreads().values())
         return max(1, threads)
 
-    def run(self, stash: MultiProcessStash, chunks: Chunks, direct: bool,
+    def run(self, job: Job, chunks: Chunks,
             timeout: Optional[float]) -> Iterator[ChunkResult]:
         dist = _distributed()
         client = self._client()
         try:
-            token, payload = uuid.uuid4().hex, _payload(stash, direct)
-            [shared] = client.scatter([payload], broadcast=True, hash=False)
+            token, payload = uuid.uuid4().hex, pickled(job)
+            [shared] = client.scatter([ShippedJob(payload)],
+                                      broadcast=True, hash=False)
             slots = self.slots()
 
             def submit(i: int, chunk: Sequence[Any]) -> Any:
-                return client.submit(run_pickled_chunk, token, shared, i,
-                                     chunk, direct, pure=False,
+                return client.submit(run_shipped_job, shared, i, chunk,
+                                     pure=False,
                                      key=f'hutch-chunk-{i}-{token}')
 
             def wait(pending: set[Any], timeout: Optional[float]) -> set[Any]:
@@ -326,6 +360,44 @@ class DaskBackend(Backend):
                 self._opened = None
 
 
+def _kind(spec: Any) -> str:
+    """Which back end ``spec`` names: a name of :data:`BACKEND_NAMES`,
+    ``'backend'``, ``'executor'`` or ``'dask'``.
+
+    :raises ValueError: for a string that names none
+    :raises TypeError: for anything else
+    """
+    if isinstance(spec, Backend):
+        return 'backend'
+    if isinstance(spec, cf.Executor):
+        return 'executor'
+    if isinstance(spec, str):
+        if spec in BACKEND_NAMES:
+            return spec
+        if ':' in spec:
+            return 'dask'
+        raise ValueError(
+            f'unknown back end {spec!r}: expected one of {BACKEND_NAMES}, '
+            'an Executor, a distributed.Client or a scheduler address')
+    dist = sys.modules.get('distributed')
+    if dist is not None and isinstance(spec, dist.Client):
+        return 'dask'
+    raise TypeError(
+        f'backend must be a name, an Executor or a distributed.Client, '
+        f'got {type(spec).__name__}')
+
+
+def check_backend(spec: Any) -> None:
+    """Refuse a ``spec`` that names no back end (``ValueError`` for an
+    unknown name, ``TypeError`` for another type), building nothing: no
+    pool is made and no cluster is reached.
+
+    >>> check_backend('thread'), check_backend('tcp://scheduler:8786')
+    (None, None)
+    """
+    _kind(spec)
+
+
 def make_backend(spec: Any, workers: int,
                  start_method: Optional[str] = None) -> Backend:
     """The back end ``spec`` names (see the module docs).
@@ -333,26 +405,17 @@ def make_backend(spec: Any, workers: int,
     :param workers: the resolved worker count (threads or processes)
     :param start_method: the start method for ``'process'``
     """
-    if isinstance(spec, Backend):
-        return spec
-    if spec == 'serial':
+    kind = _kind(spec)
+    if kind == 'backend':
+        backend: Backend = spec
+        return backend
+    if kind == 'serial':
         return SerialBackend()
-    if spec == 'thread':
+    if kind == 'thread':
         return ExecutorBackend(cf.ThreadPoolExecutor(workers), workers,
                                owned=True)
-    if spec == 'process':
+    if kind == 'process':
         return ProcessBackend(workers, start_method)
-    if isinstance(spec, cf.Executor):
+    if kind == 'executor':
         return ExecutorBackend(spec, workers)
-    if isinstance(spec, str):
-        if '://' in spec or ':' in spec:
-            return DaskBackend(spec)
-        raise ValueError(
-            f'unknown back end {spec!r}: expected one of {BACKEND_NAMES}, '
-            'an Executor, a distributed.Client or a scheduler address')
-    dist = sys.modules.get('distributed')
-    if dist is not None and isinstance(spec, dist.Client):
-        return DaskBackend(spec)
-    raise TypeError(
-        f'backend must be a name, an Executor or a distributed.Client, '
-        f'got {type(spec).__name__}')
+    return DaskBackend(spec)

@@ -4,8 +4,10 @@ A :class:`MultiProcessStash` fills its delegate on the first read
 (:meth:`~MultiProcessStash.prime`): the parent lists the work
 (:meth:`~MultiProcessStash._create_data`), splits it into chunks, and the
 workers turn each chunk into ``(key, value)`` pairs
-(:meth:`~MultiProcessStash._process`).  The stash itself is pickled to the
-workers, so it works under every start method; nothing relies on ``fork``.
+(:meth:`~MultiProcessStash._process`).  The workers get a
+:class:`~hutch.multi.jobs.Job` the stash builds: a copy of the stash runs
+its ``_process`` there, so it works under every start method; nothing
+relies on ``fork``.
 
 Where results go depends on the delegate:
 
@@ -38,6 +40,7 @@ instead, and :meth:`~MultiProcessStash.redo_failed` makes those items again.
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
 import logging
 import sys
@@ -49,10 +52,10 @@ from ..errors import PersistableError
 from ..stash.base import Stash, check_stash
 from ..stash.delegate import _PrimeOnceStash
 from ..util import chunks as split
-from .backends import Backend, ChunksLost, make_backend
+from .backends import Backend, ChunksLost, check_backend, make_backend
 from .errors import ItemFailure, ProcessingError, WorkerDiedError
+from .jobs import ChunkResult, Job
 from .workers import (
-    ChunkResult,
     Workers,
     check_chunk_size,
     check_workers,
@@ -120,8 +123,8 @@ class MultiProcessStash(_PrimeOnceStash):
         if progress and _tqdm() is None:
             raise PersistableError(
                 'progress=True needs tqdm: pip install "hutch[progress]"')
-        # validate the back end now; it is built afresh for every run
-        make_backend(backend, 1, start_method)
+        # it is built afresh for every run
+        check_backend(backend)
         self.chunk_size = chunk_size
         self.workers = workers
         self.backend = backend
@@ -150,16 +153,27 @@ class MultiProcessStash(_PrimeOnceStash):
 
     # -- running ---------------------------------------------------------
 
-    def _worker_copy(self, direct: bool) -> MultiProcessStash:
-        """The stash as it goes to workers: a streaming run leaves the
-        delegate (and whatever it holds) behind."""
-        copy = object.__new__(type(self))
-        state = self.__getstate__()
-        state['_primed'] = True
+    def _job(self, backend: Backend) -> Job:
+        """What the workers of ``backend`` run.
+
+        In this process the job runs this stash's own ``_process``.
+        Elsewhere it runs a copy's: a copy that counts as primed (a worker
+        never starts a build of its own) and that, unless the workers store
+        into a shareable delegate themselves, leaves the delegate (and
+        whatever it holds) behind.
+        """
+        name = type(self).__name__
+        if backend.in_process:
+            return Job(self._process, self._item_key, None,
+                       self.store_failures, name)
+        direct = self.delegate.shareable
+        worker = copy.copy(self)
+        worker._primed = True
         if not direct:
-            state['delegate'] = None
-        copy.__setstate__(state)
-        return copy
+            worker.delegate = None  # type: ignore[assignment]
+        return Job(worker._process, worker._item_key,
+                   self.delegate if direct else None, self.store_failures,
+                   name)
 
     def _show_progress(self) -> bool:
         if self.progress is None:
@@ -178,7 +192,8 @@ class MultiProcessStash(_PrimeOnceStash):
         workers = resolve_workers(self.workers)
         backend: Backend = make_backend(self.backend, workers,
                                         self.start_method)
-        direct = self.delegate.shareable and not backend.in_process
+        job = self._job(backend)
+        direct = job.store is not None
         size = resolve_chunk_size(
             self.chunk_size, len(items),
             backend.slots() if self.chunk_size == 0 else workers)
@@ -194,7 +209,7 @@ class MultiProcessStash(_PrimeOnceStash):
         if self._show_progress():
             bar = _tqdm()(total=len(chunks), unit='chunk',
                           desc=type(self).__name__, file=sys.stderr)
-        results = backend.run(self, chunks, direct, self.timeout)
+        results = backend.run(job, chunks, self.timeout)
         try:
             with contextlib.closing(results):  # type: ignore[type-var]
                 for result in results:
@@ -207,9 +222,11 @@ class MultiProcessStash(_PrimeOnceStash):
                     if bar is not None:
                         bar.update(1)
         except ChunksLost as e:
-            lost = [ItemFailure(self._item_key(item), str(e), '')
+            keys = [self._item_key(item)
                     for i, chunk in enumerate(chunks) if i not in finished
                     for item in chunk]
+            lost = [ItemFailure(k, str(e), '')
+                    for k in self._not_stored(keys, direct)]
             raise WorkerDiedError(lost, str(e)) from e
         finally:
             if bar is not None:
@@ -223,10 +240,17 @@ class MultiProcessStash(_PrimeOnceStash):
         """A failure per item of a chunk lost as a whole (minus the items
         a worker stored before the loss, when workers store)."""
         last = error.strip().splitlines()[-1] if error.strip() else error
-        keys = [self._item_key(item) for item in chunk]
-        if direct:
-            keys = [k for k in keys if not self.delegate.exists(k)]
+        keys = self._not_stored([self._item_key(item) for item in chunk],
+                                direct)
         return [ItemFailure(k, last, error) for k in keys]
+
+    def _not_stored(self, keys: list[str], direct: bool) -> list[str]:
+        """The ``keys`` of a lost chunk its worker had not stored (when
+        workers store; otherwise none was)."""
+        if not direct:
+            return keys
+        exists = self.delegate.exists
+        return [k for k in keys if not exists(k)]
 
     def _store(self, result: ChunkResult, direct: bool) -> int:
         """Keep one chunk's results (workers already did when ``direct``,
