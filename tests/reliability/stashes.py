@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import gc
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -240,7 +241,13 @@ def check_payload(value: Any) -> tuple[int, int]:
 # -- process resources -------------------------------------------------------
 
 def open_fds() -> set[str]:
-    """What this process's open file descriptors point at (``/proc``)."""
+    """What this process's open file descriptors point at (``/proc``).
+
+    Garbage is collected first, so pipes of earlier tests' finished
+    processes, closed whenever the collector reaches them, don't show up in
+    one snapshot and not the next.
+    """
+    gc.collect()
     found = set()
     for fd in os.listdir('/proc/self/fd'):
         try:
