@@ -19,9 +19,9 @@ soak).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
-import gc
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
