@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from hutch import (
     DelegateDefaults,
     DelegateStash,
     DictionaryStash,
+    DirectoryStash,
     FactoryStash,
     KeyLimitStash,
     KeySubsetStash,
@@ -108,6 +110,26 @@ def test_factory_keys_come_from_factory_until_delegate_has_data() -> None:
     no_preempt = FactoryStash(DictionaryStash({'x': 1}), factory,
                               enable_preemptive=False)
     assert list(no_preempt.keys()) == ['a', 'b']
+
+
+def test_factory_keys_come_from_the_delegate_once_a_load_has_filled_it(
+        tmp_path: Path) -> None:
+    factory = CountingFactory([str(i) for i in range(6)])
+    feats = FactoryStash(DirectoryStash(tmp_path), factory)
+    assert len(feats) == 6          # the factory's keys: the delegate is empty
+    assert feats['2'] == 'made:2'
+    assert list(feats) == [('2', 'made:2')]
+    assert factory.calls == {'2': 1}
+    assert sorted(os.listdir(tmp_path)) == ['2.dat']
+
+
+def test_factory_exists_is_the_delegates() -> None:
+    factory = CountingFactory(['a', 'b'])
+    stash = FactoryStash(DictionaryStash(), factory)
+    assert not stash.exists('b') and 'b' not in stash
+    stash.load('b')
+    assert stash.exists('b') and 'b' in stash
+    assert factory.calls == {'b': 1}
 
 
 def test_factory_get_never_creates() -> None:

@@ -25,9 +25,15 @@ class FactoryStash(PreemptiveStash):
     ``factory.load(key)``, dumps the result to the delegate and returns it;
     later loads read the delegate.  A stored ``None`` counts as present.
 
+    As in the original API, :meth:`keys` (and so ``len`` and iteration) are
+    the factory's only while the delegate holds nothing: once a load has
+    dumped a created item, :attr:`has_data` is worked out again and the keys
+    are the delegate's.  :meth:`exists` and :meth:`get` are the delegate's:
+    they tell what has been made, and never make anything.
+
     :param delegate: where created items are kept (often a durable stash)
     :param factory: the stash that creates items; its :meth:`keys` are the
-        keys of this stash until the delegate has data
+        keys of this stash while the delegate has no data
     :param enable_preemptive: when false, :meth:`keys` always asks the
         factory, even when the delegate has data
     :param dump_factory_nones: when false, a ``None`` the factory returns is
@@ -70,10 +76,9 @@ class FactoryStash(PreemptiveStash):
             item = self.factory.load(name)
             if item is not None or self.dump_factory_nones:
                 delegate.dump(name, item)
+                # the delegate now has data: keys come from it from here on
+                self._reset_has_data()
         return item
-
-    def exists(self, name: str) -> bool:
-        return self.delegate.exists(name) or self.factory.exists(name)
 
     def get(self, name: str, default: Any = None) -> Any:
         """The item if the delegate holds it, else ``default``: unlike
