@@ -232,6 +232,59 @@ def test_one_shot_runs_once_even_when_the_worker_yields_nothing() -> None:
     assert runs == [1]
 
 
+def test_one_shot_takes_its_worker_as_an_attribute_set_later() -> None:
+    stash = OneShotFactoryStash(DictionaryStash())
+    stash.worker = [('a', 1), ('b', 2)]
+    assert list(stash.keys()) == ['a', 'b']
+    assert stash.load('b') == 2
+
+
+def test_one_shot_worker_may_be_a_property_of_a_subclass() -> None:
+    class Squares(OneShotFactoryStash):
+        @property
+        def worker(self) -> list[tuple[str, int]]:
+            return [(str(i), i * i) for i in range(3)]
+
+    assert dict(Squares(DictionaryStash()).items()) == \
+        {'0': 0, '1': 1, '2': 4}
+
+
+def test_one_shot_worker_may_be_a_method_of_a_subclass() -> None:
+    class Squares(OneShotFactoryStash):
+        def worker(self) -> list[tuple[str, int]]:
+            return [(str(i), i * i) for i in range(3)]
+
+    assert Squares(DictionaryStash()).load('2') == 4
+
+
+def test_one_shot_worker_type_tells_a_property_returning_a_callable() -> None:
+    def pairs() -> list[tuple[str, int]]:
+        return [('a', 1)]
+
+    class Named(OneShotFactoryStash):
+        def _get_worker_type(self) -> str:
+            return 'm'
+
+        @property
+        def worker(self) -> Any:
+            return pairs
+
+    assert Named(DictionaryStash()).load('a') == 1
+
+
+def test_one_shot_without_a_worker_says_how_to_give_one() -> None:
+    stash = OneShotFactoryStash(DictionaryStash())
+    with pytest.raises(PersistableError, match='worker'):
+        stash.load('a')
+
+
+def test_one_shot_refuses_a_worker_attribute_that_is_neither() -> None:
+    stash = OneShotFactoryStash(DictionaryStash())
+    stash.worker = 42  # type: ignore[assignment]
+    with pytest.raises(TypeError, match='worker'):
+        stash.keys()
+
+
 def test_one_shot_rejects_a_worker_that_is_neither() -> None:
     with pytest.raises(TypeError, match='worker'):
         OneShotFactoryStash(DictionaryStash(), 42)  # type: ignore[arg-type]
