@@ -17,6 +17,8 @@ Two halves, as in the API hutch follows (``zensols.persist``):
 from .container import PersistableContainer
 from .dealloc import Deallocatable, dealloc, dealloc_recursive, resource
 from .errors import (
+    APIError,
+    BadValueError,
     CorruptDataError,
     LockTimeoutError,
     PersistableError,
@@ -79,7 +81,8 @@ __version__ = '0.1.0'
 __all__ = [
     '__version__',
     # errors
-    'PersistableError', 'CorruptDataError', 'ReadOnlyError',
+    'APIError', 'PersistableError', 'BadValueError', 'CorruptDataError',
+    'ReadOnlyError',
     'LockTimeoutError', 'MissingDataKeysError', 'ProcessingError',
     'WorkerDiedError',
     # method-level persistence
