@@ -25,6 +25,8 @@ from hutch import (
     OneShotFactoryStash,
     PersistableError,
     PreemptiveStash,
+    Primeable,
+    PrimeableStash,
     ProtectiveStash,
     ReadOnlyStash,
     SortedStash,
@@ -453,6 +455,82 @@ def test_delegate_attr_forwards_unknown_attributes_only_when_on() -> None:
         outer.label  # noqa: B018
     outer.delegate_attr = True
     assert outer.label == 'inner'
+
+
+def test_delegate_attr_set_on_a_subclass_forwards_unknown_attributes(
+        ) -> None:
+    class Forwarding(DelegateStash):
+        delegate_attr = True
+
+    inner = DictionaryStash({'a': 1})
+    assert Forwarding(inner).data == {'a': 1}
+
+
+def test_delegate_defaults_delegate_attr_turns_forwarding_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert DelegateDefaults.DELEGATE_ATTR is False
+    monkeypatch.setattr(DelegateDefaults, 'DELEGATE_ATTR', True)
+    assert DelegateStash(DictionaryStash({'a': 1})).data == {'a': 1}
+
+
+class PrimeCounting(DelegateStash):
+    """Counts the primes its reads make."""
+
+    primes = 0
+
+    def prime(self) -> None:
+        self.primes += 1
+        super().prime()
+
+
+@pytest.mark.parametrize('read', [
+    lambda s: s.load('a'), lambda s: s.get('a'), lambda s: s.exists('a'),
+    lambda s: s.keys(), len, lambda s: s['a'], lambda s: list(s)])
+def test_a_delegate_stash_subclass_primes_before_each_read(
+        read: Any) -> None:
+    stash = PrimeCounting(DictionaryStash({'a': 1}))
+    read(stash)
+    assert stash.primes >= 1
+
+
+def test_a_delegate_stash_read_primes_once() -> None:
+    stash = PrimeCounting(DictionaryStash({'a': 1}))
+    stash.load('a')
+    assert stash.primes == 1
+
+
+def test_primeable_may_come_before_delegate_stash_in_the_bases() -> None:
+    class Primed(PrimeableStash, DelegateStash):
+        primes = 0
+
+        def prime(self) -> None:
+            self.primes += 1
+            super().prime()
+
+    stash = Primed(DictionaryStash({'a': 1}))
+    assert stash.load('a') == 1
+    assert stash.primes == 1
+
+
+def test_primeable_may_come_after_delegate_stash_in_the_bases() -> None:
+    class Primed(DelegateStash, PrimeableStash):
+        primes = 0
+
+        def prime(self) -> None:
+            self.primes += 1
+            super().prime()
+
+    stash = Primed(DictionaryStash({'a': 1}))
+    assert stash.load('a') == 1
+    assert stash.primes == 1
+
+
+def test_a_delegate_stash_is_primeable_and_primes_its_delegate() -> None:
+    inner = PrimeCounting(DictionaryStash())
+    outer = DelegateStash(inner)
+    assert isinstance(outer, PrimeableStash) and isinstance(outer, Primeable)
+    outer.prime()
+    assert inner.primes == 1
 
 
 def test_delegate_stash_pickles_with_its_delegate() -> None:

@@ -61,6 +61,7 @@ from .stash import (
     OneShotFactoryStash,
     PreemptiveStash,
     PrimablePreemptiveStash,
+    Primeable,
     PrimeableStash,
     ProtectiveStash,
     ReadOnlyDelegateStash,
@@ -94,7 +95,8 @@ __all__ = [
     'Serializer', 'PickleSerializer', 'JsonSerializer', 'BytesSerializer',
     'TextSerializer', 'Compressed', 'get_serializer',
     # framework stashes
-    'Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash', 'PrimeableStash',
+    'Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash', 'Primeable',
+    'PrimeableStash',
     'DelegateDefaults', 'DelegateStash', 'ReadOnlyDelegateStash',
     'KeyLimitStash', 'KeySubsetStash', 'PreemptiveStash',
     'PrimablePreemptiveStash', 'ProtectiveStash', 'FactoryStash',

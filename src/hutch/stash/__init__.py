@@ -1,6 +1,13 @@
 """Stashes: dict-like stores keyed by strings, built to be stacked."""
 
-from .base import CloseableStash, NoopStash, PrimeableStash, ReadOnlyStash, Stash
+from .base import (
+    CloseableStash,
+    NoopStash,
+    Primeable,
+    PrimeableStash,
+    ReadOnlyStash,
+    Stash,
+)
 from .compose import CacheStash, SortedStash, UnionStash
 from .composite import DirectoryCompositeStash, MissingDataKeysError
 from .delegate import (
@@ -21,7 +28,8 @@ from .sqlite import SqliteKeys, SqliteStash
 from .zip import ZipStash
 
 __all__ = [
-    'Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash', 'PrimeableStash',
+    'Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash', 'Primeable',
+    'PrimeableStash',
     'DelegateDefaults', 'DelegateStash', 'ReadOnlyDelegateStash',
     'KeyLimitStash', 'KeySubsetStash', 'PreemptiveStash',
     'PrimablePreemptiveStash', 'ProtectiveStash',

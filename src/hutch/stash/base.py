@@ -22,7 +22,8 @@ from typing import Any, ClassVar, Optional
 from ..errors import ReadOnlyError
 from ..util import chunks
 
-__all__ = ['Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash']
+__all__ = ['Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash',
+           'Primeable', 'PrimeableStash']
 
 
 class Stash(ABC):
@@ -250,7 +251,16 @@ class _PicklesByArguments:
         self._setup()
 
 
-class PrimeableStash(Stash):
+class Primeable(ABC):  # noqa: B024 -- an ABC so classes can be registered
+    """Anything that can do preparatory work (:meth:`prime`) before it is
+    used: a stash before its reads, or work that must be done once, in one
+    process, before others share the result."""
+
+    def prime(self) -> None:  # noqa: B027 -- doing nothing is a fine default
+        """Do the preparatory work; repeatable, and cheap once done."""
+
+
+class PrimeableStash(Stash, Primeable):
     """A stash that can do work (:meth:`prime`) before it is read.
 
     Reads (:meth:`load`, :meth:`get`, :meth:`exists`, :meth:`keys`) call
