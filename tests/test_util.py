@@ -23,9 +23,20 @@ def test_chunks_splits_lazily_in_order() -> None:
     assert list(it) == [[3, 4, 5], [6]]
 
 
-def test_chunks_enum_numbers_items_across_chunks() -> None:
-    assert list(chunks('abcd', 3, enum=True)) == \
-        [[(0, 'a'), (1, 'b'), (2, 'c')], [(3, 'd')]]
+def test_chunks_enum_numbers_items_within_each_chunk() -> None:
+    assert list(chunks('abcde', 2, enum=True)) == \
+        [[(0, 'a'), (1, 'b')], [(0, 'c'), (1, 'd')], [(0, 'e')]]
+
+
+def test_chunks_of_a_collection_can_be_iterated_again() -> None:
+    groups = chunks([1, 2, 3], 2)
+    assert list(groups) == [[1, 2], [3]]
+    assert list(groups) == [[1, 2], [3]]
+
+
+def test_chunks_keeps_what_it_was_given() -> None:
+    groups = chunks('ab', 5, enum=True)
+    assert (groups.iterable, groups.size, groups.enum) == ('ab', 5, True)
 
 
 @pytest.mark.parametrize('size', [0, -1])
