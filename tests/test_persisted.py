@@ -4,6 +4,7 @@ errors, threads and processes."""
 from __future__ import annotations
 
 import functools
+import io
 import multiprocessing
 import os
 import pickle
@@ -751,3 +752,15 @@ def test_lock_timeout_bounds_the_wait_for_another_writer(
         with pytest.raises(LockTimeoutError):
             make_work(path, counter, lock_timeout=0.1)()
     assert counter.runs == 0
+
+
+def test_write_describes_the_work_computing_its_value() -> None:
+    work = PersistedWork('_value', Owner(), cache_global=True)
+    work.worker = lambda: [1, 2]
+    out = io.StringIO()
+    work.write(indent=2, include_content=True, writer=out)
+    assert out.getvalue() == (
+        f'  {work.varname}:\n   global: True\n   transient: False\n'
+        "   type: <class 'list'>\n   content: [1, 2]\n")
+    assert work.is_set()
+    work.clear_global()

@@ -6,7 +6,14 @@ import pickle
 
 import pytest
 
-from hutch import MISSING, CorruptDataError, NotPickleable, PersistableError, chunks
+from hutch import (
+    MISSING,
+    APIError,
+    CorruptDataError,
+    NotPickleable,
+    PersistableError,
+    chunks,
+)
 
 
 def test_chunks_splits_lazily_in_order() -> None:
@@ -70,3 +77,9 @@ def test_errors_keep_key_and_path_across_pickling() -> None:
     assert isinstance(copy, PersistableError)
     assert (copy.key, copy.path) == ('k', '/x/k.dat')
     assert str(copy) == "truncated (key 'k', path /x/k.dat)"
+
+
+def test_every_error_of_hutch_is_an_api_error_as_in_the_original() -> None:
+    assert issubclass(PersistableError, APIError)
+    assert issubclass(CorruptDataError, APIError)
+    assert not issubclass(APIError, PersistableError)

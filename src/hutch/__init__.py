@@ -14,7 +14,7 @@ Two halves, as in the API hutch follows (``zensols.persist``):
 42
 """
 
-from .container import PersistableContainer
+from .container import PersistableContainer, PersistableContainerMetadata
 from .dealloc import Deallocatable, dealloc, dealloc_recursive, resource
 from .errors import (
     APIError,
@@ -24,6 +24,7 @@ from .errors import (
     PersistableError,
     ReadOnlyError,
 )
+from .filetext import FileTextUtil
 from .multi import (
     ItemFailure,
     MultiProcessDefaultStash,
@@ -87,10 +88,11 @@ __all__ = [
     'LockTimeoutError', 'MissingDataKeysError', 'ProcessingError',
     'WorkerDiedError',
     # method-level persistence
-    'PersistedWork', 'persisted', 'PersistableContainer', 'resource',
+    'PersistedWork', 'persisted', 'PersistableContainer',
+    'PersistableContainerMetadata', 'resource',
     'Deallocatable', 'dealloc', 'dealloc_recursive',
     # helpers
-    'chunks', 'NotPickleable', 'MISSING',
+    'chunks', 'NotPickleable', 'MISSING', 'FileTextUtil',
     # serializers
     'Serializer', 'PickleSerializer', 'JsonSerializer', 'BytesSerializer',
     'TextSerializer', 'Compressed', 'get_serializer',
