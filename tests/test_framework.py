@@ -613,3 +613,12 @@ def test_protective_logs_failures(caplog: pytest.LogCaptureFixture) -> None:
 
     ProtectiveStash(Refuses(), log_errors=True).dump('k', 1)
     assert "could not dump 'k'" in caplog.text
+
+
+def test_dictionary_stash_takes_its_dict_under_the_original_keyword() -> None:
+    backing = {'a': 1}
+    stash = DictionaryStash(_data=backing)
+    stash.dump('b', 2)
+    assert backing == {'a': 1, 'b': 2}
+    with pytest.raises(TypeError, match='_data'):
+        DictionaryStash({}, _data={})

@@ -764,3 +764,9 @@ def test_write_describes_the_work_computing_its_value() -> None:
         "   type: <class 'list'>\n   content: [1, 2]\n")
     assert work.is_set()
     work.clear_global()
+
+
+def test_set_takes_its_value_under_the_original_keyword() -> None:
+    work = PersistedWork('_value', Owner())
+    work.set(obj=5)
+    assert work() == 5

@@ -304,14 +304,14 @@ class PersistedWork(_FreshLocks, Deallocatable):
                 f'cannot pickle a {type(value).__qualname__}: {e}',
                 path=self.path) from e
 
-    def set(self, value: Any) -> None:
-        """Use ``value`` as if it had been computed: on the instance, and in
+    def set(self, obj: Any) -> None:
+        """Use ``obj`` as if it had been computed: on the instance, and in
         the global cache when ``cache_global`` (replacing what is there).
         The file is not written."""
         with self._lock:
-            self._value = value
+            self._value = obj
             if self.cache_global:
-                _global_cache(self._owner_class)[self._global_key] = value
+                _global_cache(self._owner_class)[self._global_key] = obj
 
     def is_set(self) -> bool:
         """Whether a value is at hand without the file or the worker."""
