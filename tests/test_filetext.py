@@ -64,3 +64,7 @@ def test_unique_tracked_name_holds_user_time_and_extension() -> None:
 
 def test_unique_tracked_name_may_leave_out_user_and_time() -> None:
     assert FileTextUtil.unique_tracked_name('Run', False, False) == 'run'
+
+
+def test_normalize_text_trims_the_end_of_a_two_character_name() -> None:
+    assert FileTextUtil.normalize_text('a!') == 'a'

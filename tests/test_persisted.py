@@ -202,6 +202,15 @@ def test_is_set_tells_whether_a_value_is_at_hand() -> None:
     assert work.is_set()
 
 
+def test_the_value_is_kept_by_the_work_not_set_on_the_owner() -> None:
+    owner = Owner()
+    work = PersistedWork('_x', owner)
+    work.worker = lambda: 1
+    work()
+    assert work.is_set()
+    assert not hasattr(owner, work.varname)
+
+
 def test_set_replaces_the_value_without_running_the_worker() -> None:
     counter = Counter()
     work = make_work('x', counter)

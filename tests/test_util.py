@@ -52,6 +52,11 @@ def test_chunks_rejects_a_non_positive_size(size: int) -> None:
         list(chunks([1], size))
 
 
+def test_chunks_refuses_a_bad_size_before_any_iteration() -> None:
+    with pytest.raises(ValueError, match='chunk size'):
+        chunks([1], 0)
+
+
 def test_chunks_rejects_a_non_int_size() -> None:
     with pytest.raises(TypeError, match='chunk size'):
         list(chunks([1], 1.5))  # type: ignore[arg-type]

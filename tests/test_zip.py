@@ -205,3 +205,16 @@ def test_forked_children_read_beside_the_parent(archive: Path) -> None:
     assert run_all(procs) == [0, 0, 0]
     _read_all(stash)
     stash.close()
+
+
+def test_setting_the_path_reads_the_new_archive(
+        archive: Path, tmp_path: Path) -> None:
+    other = tmp_path / 'other.zip'
+    with zipfile.ZipFile(other, 'w') as z:
+        z.writestr('data/new.txt', 'new')
+    stash = ZipStash(archive, root='data')
+    assert stash.exists('a.txt')
+    stash.path = other
+    assert stash.path == other
+    assert list(stash.keys()) == ['new.txt']
+    assert not stash.exists('a.txt')

@@ -66,7 +66,7 @@ class ZipStash(_PicklesByArguments, ReadOnlyStash, CloseableStash):
     """
 
     #: pickled by path, never by open archive
-    _PICKLED = ('path', 'root', 'encoding', 'strict')
+    _PICKLED = ('_path', 'root', 'encoding', 'strict')
 
     def __init__(self, path: Union[str, os.PathLike[str]],
                  root: Optional[str] = None,
@@ -88,10 +88,21 @@ class ZipStash(_PicklesByArguments, ReadOnlyStash, CloseableStash):
                 codecs.lookup(encoding)
             except LookupError as e:
                 raise ValueError(f'unknown encoding {encoding!r}') from e
-        self.path = Path(path)
+        self._path = Path(path)
         self.root = root
         self.encoding = encoding
         self._setup()
+
+    @property
+    def path(self) -> Path:
+        """The zip file; setting it closes the archive open now, so the next
+        read opens (and lists) the new one."""
+        return self._path
+
+    @path.setter
+    def path(self, path: Union[str, os.PathLike[str]]) -> None:
+        self.close()
+        self._path = Path(check_path(path))
 
     def _setup(self) -> None:
         root = (self.root or '').strip('/')
