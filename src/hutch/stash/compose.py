@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
-from .base import CloseableStash, PrimeableStash, ReadOnlyStash, Stash
+from .base import CloseableStash, PrimeableStash, ReadOnlyStash, Stash, init_fields
 from .delegate import DelegateStash
 from .memory import DictionaryStash
 
 __all__ = ['CacheStash', 'SortedStash', 'UnionStash']
 
 
+@init_fields
 class CacheStash(DelegateStash):
     """Keeps what it reads from (and writes to) the delegate in a cache stash.
 
@@ -78,6 +79,7 @@ class CacheStash(DelegateStash):
             self.cache_stash.close()
 
 
+@init_fields
 class SortedStash(DelegateStash):
     """Gives the delegate's keys in sorted order.
 

@@ -12,7 +12,14 @@ from typing import Any, ClassVar, Optional, Union
 
 from ..errors import PersistableError
 from ..util import _FreshLocks
-from .base import CloseableStash, Primeable, PrimeableStash, ReadOnlyStash, Stash
+from .base import (
+    CloseableStash,
+    Primeable,
+    PrimeableStash,
+    ReadOnlyStash,
+    Stash,
+    init_fields,
+)
 
 __all__ = ['DelegateDefaults', 'DelegateStash', 'ReadOnlyDelegateStash',
            'KeyLimitStash', 'KeySubsetStash', 'PreemptiveStash',
@@ -38,6 +45,7 @@ class DelegateDefaults:
     DELEGATE_ATTR: bool = False
 
 
+@init_fields
 class DelegateStash(CloseableStash):
     """Forwards every call to :attr:`delegate`: the base of stacked stashes.
 
@@ -173,6 +181,7 @@ class ReadOnlyDelegateStash(ReadOnlyStash, DelegateStash):
     """
 
 
+@init_fields
 class KeyLimitStash(DelegateStash):
     """Shows at most :attr:`limit` keys of the delegate (handy when debugging).
 
@@ -373,6 +382,7 @@ class _PrimeOnceStash(_FreshLocks, PrimablePreemptiveStash):
             self._primed = False
 
 
+@init_fields
 class ProtectiveStash(DelegateStash):
     """Stores the exception instead when dumping an item fails.
 

@@ -12,6 +12,7 @@ from .base import (
     ReadOnlyStash,
     Stash,
     check_stash,
+    init_fields,
 )
 from .delegate import PreemptiveStash, _PrimeOnceStash
 from .memory import DictionaryStash
@@ -19,6 +20,7 @@ from .memory import DictionaryStash
 __all__ = ['FactoryStash', 'CacheFactoryStash', 'OneShotFactoryStash']
 
 
+@init_fields
 class FactoryStash(PreemptiveStash):
     """Creates missing items with :attr:`factory` and keeps them in the delegate.
 
