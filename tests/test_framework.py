@@ -510,6 +510,8 @@ def test_primeable_may_come_before_delegate_stash_in_the_bases() -> None:
     stash = Primed(DictionaryStash({'a': 1}))
     assert stash.load('a') == 1
     assert stash.primes == 1
+    assert len(stash) == 1
+    assert stash.primes == 2
 
 
 def test_primeable_may_come_after_delegate_stash_in_the_bases() -> None:

@@ -324,9 +324,9 @@ class Primeable(ABC):  # noqa: B024 -- an ABC so classes can be registered
 class PrimeableStash(Stash, Primeable):
     """A stash that can do work (:meth:`prime`) before it is read.
 
-    Reads (:meth:`load`, :meth:`get`, :meth:`exists`, :meth:`keys`) call
-    :meth:`prime` first; put this class before a concrete stash in the bases
-    so those reads reach it through ``super()``.  Priming must be cheap once
+    Reads (:meth:`load`, :meth:`get`, :meth:`exists`, :meth:`keys`,
+    ``len``) call :meth:`prime` first; put this class before a concrete
+    stash in the bases so those reads reach it through ``super()``.  Priming must be cheap once
     done: it runs before every read.
     """
 
@@ -348,3 +348,7 @@ class PrimeableStash(Stash, Primeable):
     def keys(self) -> Iterable[str]:
         self.prime()
         return super().keys()  # type: ignore[safe-super]
+
+    def __len__(self) -> int:
+        self.prime()
+        return super().__len__()
