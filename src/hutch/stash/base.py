@@ -326,8 +326,8 @@ class PrimeableStash(Stash, Primeable):
 
     Reads (:meth:`load`, :meth:`get`, :meth:`exists`, :meth:`keys`,
     ``len``) call :meth:`prime` first; put this class before a concrete
-    stash in the bases so those reads reach it through ``super()``.  Priming must be cheap once
-    done: it runs before every read.
+    stash in the bases so those reads reach it through ``super()``.
+    Priming must be cheap once done: it runs before every read.
     """
 
     def prime(self) -> None:
