@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from hutch import (
+    CacheFactoryStash,
     CacheStash,
     CloseableStash,
     DelegateDefaults,
@@ -624,3 +625,13 @@ def test_dictionary_stash_takes_its_dict_under_the_original_keyword() -> None:
     assert backing == {'a': 1, 'b': 2}
     with pytest.raises(TypeError, match='_data'):
         DictionaryStash({}, _data={})
+
+
+def test_defaults_where_the_original_had_none() -> None:
+    assert ProtectiveStash(DictionaryStash()).log_errors is True
+    assert LRUCacheStash().maxsize == 128
+    made = CacheFactoryStash(factory=DictionaryStash({'a': None}))
+    assert isinstance(made.delegate, DictionaryStash)
+    assert (made.enable_preemptive, made.dump_factory_nones) == (False, True)
+    made.load('a')
+    assert made.delegate.exists('a')   # the None made is kept
