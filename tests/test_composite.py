@@ -103,6 +103,14 @@ def test_missing_data_keys_error_pickles_with_its_keys() -> None:
     assert copy.keys == {'x'} and copy.key == 'k'
 
 
+def test_missing_data_keys_error_takes_the_keys_alone_as_the_original(
+        ) -> None:
+    error = MissingDataKeysError({'b', 'c'})
+    assert error.keys == {'b', 'c'}
+    assert str(error).startswith('Missing data keys: ')
+    assert "'b'" in str(error) and "'c'" in str(error)
+
+
 def test_keys_in_no_group_raise_naming_them(
         stash: DirectoryCompositeStash) -> None:
     feats = {**_item('x').feats, 'zz': 0}

@@ -4,6 +4,7 @@ attributes, and deallocation."""
 from __future__ import annotations
 
 import copy
+import io
 import pickle
 import threading
 from pathlib import Path
@@ -11,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from hutch import Deallocatable, PersistableContainer, PersistedWork, persisted
+from hutch import (
+    Deallocatable,
+    PersistableContainer,
+    PersistableContainerMetadata,
+    PersistedWork,
+    persisted,
+)
 
 
 class Res(Deallocatable):
@@ -276,3 +283,53 @@ class Misdeclared(PersistableContainer):
 def test_a_str_instead_of_a_collection_of_names_is_refused() -> None:
     with pytest.raises(TypeError, match='collection of names'):
         pickle.dumps(Misdeclared())
+
+
+# --- PersistableContainerMetadata -------------------------------------------
+
+def test_metadata_lists_the_persisted_work_by_attribute() -> None:
+    model = Model(2)
+    model.kept  # noqa: B018
+    model.fleeting  # noqa: B018
+    meta = model._get_persistable_metadata()
+    assert isinstance(meta, PersistableContainerMetadata)
+    assert sorted(meta.persisted) == ['_fleeting', '_kept']
+    assert meta.persisted['_kept'] is model._kept  # type: ignore[attr-defined]
+
+
+def test_metadata_clear_forgets_every_persisted_value(tmp_path: Path) -> None:
+    class OnDisk(PersistableContainer):
+        def __init__(self) -> None:
+            self._value = PersistedWork(tmp_path / 'value.dat', self)
+
+        @property
+        @persisted('_value')
+        def value(self) -> int:
+            return 7
+
+    holder = OnDisk()
+    assert holder.value == 7 and (tmp_path / 'value.dat').exists()
+    holder._get_persistable_metadata().clear()
+    assert not holder._value.is_set()
+    assert not (tmp_path / 'value.dat').exists()
+
+
+def test_metadata_write_describes_attributes_and_work() -> None:
+    model = Model(2)
+    model.kept  # noqa: B018
+    out = io.StringIO()
+    model._get_persistable_metadata().write(writer=out, include_content=True)
+    text = out.getvalue()
+    assert 'n:\n type: <class \'int\'>\n content: 2\n' in text
+    assert f'{model._kept}:\n global: False\n' in text  # type: ignore[attr-defined]
+    assert ' content: [0, 1]\n' in text
+
+
+def test_metadata_write_goes_into_held_containers_when_recursive() -> None:
+    outer = Model(1)
+    outer.inner = Model(5)  # type: ignore[attr-defined]
+    flat, deep = io.StringIO(), io.StringIO()
+    outer._get_persistable_metadata().write(writer=flat)
+    outer._get_persistable_metadata().write(writer=deep, recursive=True)
+    assert '\n  n:\n' not in flat.getvalue()
+    assert '\n  n:\n' in deep.getvalue()

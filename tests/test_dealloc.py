@@ -300,3 +300,12 @@ def test_resource_keeps_the_methods_name_and_doc() -> None:
 def test_resource_rejects_non_str_method_names() -> None:
     with pytest.raises(TypeError):
         resource('_open', 3)  # type: ignore[arg-type]
+
+
+def test_dealloc_keeps_the_tracking_switch_it_found_in_org_track() -> None:
+    before = Deallocatable.ALLOCATION_TRACKING
+    block = dealloc(Deallocatable(), track=True)
+    assert block.org_track is before
+    with block:
+        assert Deallocatable.ALLOCATION_TRACKING
+    assert Deallocatable.ALLOCATION_TRACKING is before

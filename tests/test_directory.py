@@ -572,3 +572,12 @@ def test_two_processes_never_get_the_same_key(
     values = [stash.load(k) for k in stash.keys()]
     assert sorted(values) == sorted(f'{t}{i}' for t in 'ab' for i in range(50))
     assert not any(n.startswith('.') for n in os.listdir(folder))
+
+
+def test_assert_path_dir_makes_the_folder_and_its_parents(
+        tmp_path: Path) -> None:
+    stash = DirectoryStash(tmp_path / 'a' / 'b')
+    stash.assert_path_dir()
+    assert (tmp_path / 'a' / 'b').is_dir()
+    stash.assert_path_dir()  # already there: nothing to do
+    assert list(stash.keys()) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,11 +11,13 @@ from typing import Any
 import pytest
 
 from hutch import (
+    CacheFactoryStash,
     CacheStash,
     CloseableStash,
     DelegateDefaults,
     DelegateStash,
     DictionaryStash,
+    DirectoryStash,
     FactoryStash,
     KeyLimitStash,
     KeySubsetStash,
@@ -23,6 +26,8 @@ from hutch import (
     OneShotFactoryStash,
     PersistableError,
     PreemptiveStash,
+    Primeable,
+    PrimeableStash,
     ProtectiveStash,
     ReadOnlyStash,
     SortedStash,
@@ -108,6 +113,26 @@ def test_factory_keys_come_from_factory_until_delegate_has_data() -> None:
     no_preempt = FactoryStash(DictionaryStash({'x': 1}), factory,
                               enable_preemptive=False)
     assert list(no_preempt.keys()) == ['a', 'b']
+
+
+def test_factory_keys_come_from_the_delegate_once_a_load_has_filled_it(
+        tmp_path: Path) -> None:
+    factory = CountingFactory([str(i) for i in range(6)])
+    feats = FactoryStash(DirectoryStash(tmp_path), factory)
+    assert len(feats) == 6          # the factory's keys: the delegate is empty
+    assert feats['2'] == 'made:2'
+    assert list(feats) == [('2', 'made:2')]
+    assert factory.calls == {'2': 1}
+    assert sorted(os.listdir(tmp_path)) == ['2.dat']
+
+
+def test_factory_exists_is_the_delegates() -> None:
+    factory = CountingFactory(['a', 'b'])
+    stash = FactoryStash(DictionaryStash(), factory)
+    assert not stash.exists('b') and 'b' not in stash
+    stash.load('b')
+    assert stash.exists('b') and 'b' in stash
+    assert factory.calls == {'b': 1}
 
 
 def test_factory_get_never_creates() -> None:
@@ -208,6 +233,59 @@ def test_one_shot_runs_once_even_when_the_worker_yields_nothing() -> None:
     stash.keys()
     stash.load('x')
     assert runs == [1]
+
+
+def test_one_shot_takes_its_worker_as_an_attribute_set_later() -> None:
+    stash = OneShotFactoryStash(DictionaryStash())
+    stash.worker = [('a', 1), ('b', 2)]
+    assert list(stash.keys()) == ['a', 'b']
+    assert stash.load('b') == 2
+
+
+def test_one_shot_worker_may_be_a_property_of_a_subclass() -> None:
+    class Squares(OneShotFactoryStash):
+        @property
+        def worker(self) -> list[tuple[str, int]]:
+            return [(str(i), i * i) for i in range(3)]
+
+    assert dict(Squares(DictionaryStash()).items()) == \
+        {'0': 0, '1': 1, '2': 4}
+
+
+def test_one_shot_worker_may_be_a_method_of_a_subclass() -> None:
+    class Squares(OneShotFactoryStash):
+        def worker(self) -> list[tuple[str, int]]:
+            return [(str(i), i * i) for i in range(3)]
+
+    assert Squares(DictionaryStash()).load('2') == 4
+
+
+def test_one_shot_worker_type_tells_a_property_returning_a_callable() -> None:
+    def pairs() -> list[tuple[str, int]]:
+        return [('a', 1)]
+
+    class Named(OneShotFactoryStash):
+        def _get_worker_type(self) -> str:
+            return 'm'
+
+        @property
+        def worker(self) -> Any:
+            return pairs
+
+    assert Named(DictionaryStash()).load('a') == 1
+
+
+def test_one_shot_without_a_worker_says_how_to_give_one() -> None:
+    stash = OneShotFactoryStash(DictionaryStash())
+    with pytest.raises(PersistableError, match='worker'):
+        stash.load('a')
+
+
+def test_one_shot_refuses_a_worker_attribute_that_is_neither() -> None:
+    stash = OneShotFactoryStash(DictionaryStash())
+    stash.worker = 42  # type: ignore[assignment]
+    with pytest.raises(TypeError, match='worker'):
+        stash.keys()
 
 
 def test_one_shot_rejects_a_worker_that_is_neither() -> None:
@@ -425,6 +503,84 @@ def test_delegate_attr_forwards_unknown_attributes_only_when_on() -> None:
     assert outer.label == 'inner'
 
 
+def test_delegate_attr_set_on_a_subclass_forwards_unknown_attributes(
+        ) -> None:
+    class Forwarding(DelegateStash):
+        delegate_attr = True
+
+    inner = DictionaryStash({'a': 1})
+    assert Forwarding(inner).data == {'a': 1}
+
+
+def test_delegate_defaults_delegate_attr_turns_forwarding_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert DelegateDefaults.DELEGATE_ATTR is False
+    monkeypatch.setattr(DelegateDefaults, 'DELEGATE_ATTR', True)
+    assert DelegateStash(DictionaryStash({'a': 1})).data == {'a': 1}
+
+
+class PrimeCounting(DelegateStash):
+    """Counts the primes its reads make."""
+
+    primes = 0
+
+    def prime(self) -> None:
+        self.primes += 1
+        super().prime()
+
+
+@pytest.mark.parametrize('read', [
+    lambda s: s.load('a'), lambda s: s.get('a'), lambda s: s.exists('a'),
+    lambda s: s.keys(), len, lambda s: s['a'], lambda s: list(s)])
+def test_a_delegate_stash_subclass_primes_before_each_read(
+        read: Any) -> None:
+    stash = PrimeCounting(DictionaryStash({'a': 1}))
+    read(stash)
+    assert stash.primes >= 1
+
+
+def test_a_delegate_stash_read_primes_once() -> None:
+    stash = PrimeCounting(DictionaryStash({'a': 1}))
+    stash.load('a')
+    assert stash.primes == 1
+
+
+def test_primeable_may_come_before_delegate_stash_in_the_bases() -> None:
+    class Primed(PrimeableStash, DelegateStash):
+        primes = 0
+
+        def prime(self) -> None:
+            self.primes += 1
+            super().prime()
+
+    stash = Primed(DictionaryStash({'a': 1}))
+    assert stash.load('a') == 1
+    assert stash.primes == 1
+    assert len(stash) == 1
+    assert stash.primes == 2
+
+
+def test_primeable_may_come_after_delegate_stash_in_the_bases() -> None:
+    class Primed(DelegateStash, PrimeableStash):
+        primes = 0
+
+        def prime(self) -> None:
+            self.primes += 1
+            super().prime()
+
+    stash = Primed(DictionaryStash({'a': 1}))
+    assert stash.load('a') == 1
+    assert stash.primes == 1
+
+
+def test_a_delegate_stash_is_primeable_and_primes_its_delegate() -> None:
+    inner = PrimeCounting(DictionaryStash())
+    outer = DelegateStash(inner)
+    assert isinstance(outer, PrimeableStash) and isinstance(outer, Primeable)
+    outer.prime()
+    assert inner.primes == 1
+
+
 def test_delegate_stash_pickles_with_its_delegate() -> None:
     outer = CacheStash(DictionaryStash({'a': 1}))
     outer.delegate_attr = True
@@ -505,3 +661,22 @@ def test_protective_logs_failures(caplog: pytest.LogCaptureFixture) -> None:
 
     ProtectiveStash(Refuses(), log_errors=True).dump('k', 1)
     assert "could not dump 'k'" in caplog.text
+
+
+def test_dictionary_stash_takes_its_dict_under_the_original_keyword() -> None:
+    backing = {'a': 1}
+    stash = DictionaryStash(_data=backing)
+    stash.dump('b', 2)
+    assert backing == {'a': 1, 'b': 2}
+    with pytest.raises(TypeError, match='_data'):
+        DictionaryStash({}, _data={})
+
+
+def test_defaults_where_the_original_had_none() -> None:
+    assert ProtectiveStash(DictionaryStash()).log_errors is True
+    assert LRUCacheStash().maxsize == 128
+    made = CacheFactoryStash(factory=DictionaryStash({'a': None}))
+    assert isinstance(made.delegate, DictionaryStash)
+    assert (made.enable_preemptive, made.dump_factory_nones) == (False, True)
+    made.load('a')
+    assert made.delegate.exists('a')   # the None made is kept

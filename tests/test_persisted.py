@@ -4,6 +4,7 @@ errors, threads and processes."""
 from __future__ import annotations
 
 import functools
+import io
 import multiprocessing
 import os
 import pickle
@@ -199,6 +200,15 @@ def test_is_set_tells_whether_a_value_is_at_hand() -> None:
     assert not work.is_set()
     work()
     assert work.is_set()
+
+
+def test_the_value_is_kept_by_the_work_not_set_on_the_owner() -> None:
+    owner = Owner()
+    work = PersistedWork('_x', owner)
+    work.worker = lambda: 1
+    work()
+    assert work.is_set()
+    assert not hasattr(owner, work.varname)
 
 
 def test_set_replaces_the_value_without_running_the_worker() -> None:
@@ -794,3 +804,21 @@ def test_lock_timeout_bounds_the_wait_for_another_writer(
         with pytest.raises(LockTimeoutError):
             make_work(path, counter, lock_timeout=0.1)()
     assert counter.runs == 0
+
+
+def test_write_describes_the_work_computing_its_value() -> None:
+    work = PersistedWork('_value', Owner(), cache_global=True)
+    work.worker = lambda: [1, 2]
+    out = io.StringIO()
+    work.write(indent=2, include_content=True, writer=out)
+    assert out.getvalue() == (
+        f'  {work.varname}:\n   global: True\n   transient: False\n'
+        "   type: <class 'list'>\n   content: [1, 2]\n")
+    assert work.is_set()
+    work.clear_global()
+
+
+def test_set_takes_its_value_under_the_original_keyword() -> None:
+    work = PersistedWork('_value', Owner())
+    work.set(obj=5)
+    assert work() == 5

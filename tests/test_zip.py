@@ -74,10 +74,18 @@ def test_without_a_root_every_file_is_a_key(archive: Path) -> None:
         ['data/a.txt', 'data/deeper/b.txt', 'top.txt']
 
 
-@pytest.mark.parametrize('root', ['data/', '/data', 'data'])
-def test_slashes_around_the_root_do_not_matter(
+@pytest.mark.parametrize('root', ['/data', 'data/', '/'])
+def test_a_root_that_starts_or_ends_with_a_slash_is_refused(
         archive: Path, root: str) -> None:
-    assert ZipStash(archive, root=root, encoding='ascii')['a.txt'] == 'a'
+    with pytest.raises(PersistableError, match='^Roots can not start') as e:
+        ZipStash(archive, root=root)
+    assert repr(root) in str(e.value)
+    assert isinstance(e.value, ValueError)
+
+
+def test_a_root_names_a_folder_without_slashes_around_it(
+        archive: Path) -> None:
+    assert ZipStash(archive, root='data', encoding='ascii')['a.txt'] == 'a'
 
 
 def test_entries_outside_the_root_are_absent(archive: Path) -> None:
@@ -197,3 +205,16 @@ def test_forked_children_read_beside_the_parent(archive: Path) -> None:
     assert run_all(procs) == [0, 0, 0]
     _read_all(stash)
     stash.close()
+
+
+def test_setting_the_path_reads_the_new_archive(
+        archive: Path, tmp_path: Path) -> None:
+    other = tmp_path / 'other.zip'
+    with zipfile.ZipFile(other, 'w') as z:
+        z.writestr('data/new.txt', 'new')
+    stash = ZipStash(archive, root='data')
+    assert stash.exists('a.txt')
+    stash.path = other
+    assert stash.path == other
+    assert list(stash.keys()) == ['new.txt']
+    assert not stash.exists('a.txt')

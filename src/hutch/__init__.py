@@ -24,9 +24,11 @@ __version__ = '0.1.0'
 #: every public name, by the module that defines it; a module loads the first
 #: time one of its names is used, so ``import hutch`` loads none of them
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    '.errors': ('PersistableError', 'CorruptDataError', 'ReadOnlyError',
-                'LockTimeoutError', 'DiskFullError', 'SerializeError'),
-    '.container': ('PersistableContainer',),
+    '.errors': ('APIError', 'PersistableError', 'BadValueError',
+                'CorruptDataError', 'ReadOnlyError', 'LockTimeoutError',
+                'DiskFullError', 'SerializeError'),
+    '.container': ('PersistableContainer', 'PersistableContainerMetadata'),
+    '.filetext': ('FileTextUtil',),
     '.dealloc': ('Deallocatable', 'dealloc', 'dealloc_recursive', 'resource'),
     '.persisted': ('PersistedWork', 'persisted'),
     '.serial': ('Serializer', 'PickleSerializer', 'JsonSerializer',
@@ -34,7 +36,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
                 'get_serializer'),
     '.util': ('MISSING', 'NotPickleable', 'chunks'),
     '.stash': ('Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash',
-               'PrimeableStash', 'DelegateDefaults', 'DelegateStash',
+               'Primeable', 'PrimeableStash', 'DelegateDefaults', 'DelegateStash',
                'ReadOnlyDelegateStash', 'KeyLimitStash', 'KeySubsetStash',
                'PreemptiveStash', 'PrimablePreemptiveStash', 'ProtectiveStash',
                'FactoryStash', 'CacheFactoryStash', 'OneShotFactoryStash',
@@ -57,6 +59,7 @@ if TYPE_CHECKING:  # what type checkers see; a test keeps it equal to _EXPORTS
     # isort: off
     from .container import (
         PersistableContainer as PersistableContainer,
+        PersistableContainerMetadata as PersistableContainerMetadata,
     )
     from .dealloc import (
         Deallocatable as Deallocatable,
@@ -65,12 +68,17 @@ if TYPE_CHECKING:  # what type checkers see; a test keeps it equal to _EXPORTS
         resource as resource,
     )
     from .errors import (
+        APIError as APIError,
+        BadValueError as BadValueError,
         CorruptDataError as CorruptDataError,
         DiskFullError as DiskFullError,
         LockTimeoutError as LockTimeoutError,
         PersistableError as PersistableError,
         ReadOnlyError as ReadOnlyError,
         SerializeError as SerializeError,
+    )
+    from .filetext import (
+        FileTextUtil as FileTextUtil,
     )
     from .multi import (
         ItemFailure as ItemFailure,
@@ -112,6 +120,7 @@ if TYPE_CHECKING:  # what type checkers see; a test keeps it equal to _EXPORTS
         OneShotFactoryStash as OneShotFactoryStash,
         PreemptiveStash as PreemptiveStash,
         PrimablePreemptiveStash as PrimablePreemptiveStash,
+        Primeable as Primeable,
         PrimeableStash as PrimeableStash,
         ProtectiveStash as ProtectiveStash,
         ReadOnlyDelegateStash as ReadOnlyDelegateStash,

@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any
+import sys
+from typing import Any, Optional, TextIO
 
 from .dealloc import Deallocatable
 from .persisted import PersistedWork
 
-__all__ = ['PersistableContainer']
+__all__ = ['PersistableContainer', 'PersistableContainerMetadata']
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,10 @@ class PersistableContainer(Deallocatable):
         return {k: v for k, v in self.__dict__.items()
                 if isinstance(v, PersistedWork)}
 
+    def _get_persistable_metadata(self) -> PersistableContainerMetadata:
+        """What this instance holds, to inspect or clear."""
+        return PersistableContainerMetadata(self)
+
     def _clear_persistable_state(self) -> None:
         """Clear every persisted work of this instance (memory and files)."""
         for work in self._persisted_works().values():
@@ -109,3 +114,65 @@ class PersistableContainer(Deallocatable):
         super().deallocate()
         for work in self._persisted_works().values():
             work.deallocate()
+
+
+class PersistableContainerMetadata:
+    """A view of what a :class:`PersistableContainer` holds: its persisted
+    work (:attr:`persisted`), described by :meth:`write`, forgotten by
+    :meth:`clear`.
+
+    >>> import io
+    >>> from hutch.persisted import persisted
+    >>> class Model(PersistableContainer):
+    ...     def __init__(self):
+    ...         self.n = 2
+    ...     @persisted('_double')
+    ...     def double(self):
+    ...         return self.n * 2
+    >>> model = Model(); model.double()
+    4
+    >>> meta = model._get_persistable_metadata()
+    >>> list(meta.persisted)
+    ['_double']
+    >>> out = io.StringIO(); meta.write(writer=out)
+    >>> out.getvalue().splitlines()[:2]
+    ['n:', " type: <class 'int'>"]
+    """
+
+    def __init__(self, container: PersistableContainer) -> None:
+        self.container = container
+
+    @property
+    def persisted(self) -> dict[str, PersistedWork]:
+        """The container's :class:`~hutch.persisted.PersistedWork`
+        attributes by name."""
+        return self.container._persisted_works()
+
+    def write(self, indent: int = 0, include_content: bool = False,
+              recursive: bool = False, writer: Optional[TextIO] = None
+              ) -> None:
+        """Describe each attribute of the container to ``writer``
+        (standard output by default): persisted work as
+        :meth:`~hutch.persisted.PersistedWork.write` does (which fetches
+        its value), other attributes by type (and value, with
+        ``include_content``); with ``recursive``, containers held as
+        attributes are described too, further indented.
+        """
+        out = sys.stdout if writer is None else writer
+        inner = ' ' * (indent + 1)
+        for name, value in self.container.__dict__.items():
+            if isinstance(value, PersistedWork):
+                value.write(indent, include_content, out)
+            else:
+                out.write(f'{" " * indent}{name}:\n')
+                out.write(f'{inner}type: {type(value)}\n')
+                if include_content:
+                    out.write(f'{inner}content: {value}\n')
+            if recursive and isinstance(value, PersistableContainer):
+                value._get_persistable_metadata().write(
+                    indent + 2, include_content, True, out)
+
+    def clear(self) -> None:
+        """Clear every persisted work of the container (memory and files)."""
+        for work in self.persisted.values():
+            work.clear()

@@ -227,14 +227,14 @@ class dealloc_recursive:
     """
 
     def __init__(self) -> None:
-        self._saved = Deallocatable._RECURSIVE
+        self.org_rec_state = Deallocatable._RECURSIVE
 
     def __enter__(self) -> None:
-        self._saved = Deallocatable._RECURSIVE
+        self.org_rec_state = Deallocatable._RECURSIVE
         Deallocatable._RECURSIVE = True
 
     def __exit__(self, *exc: Any) -> None:
-        Deallocatable._RECURSIVE = self._saved
+        Deallocatable._RECURSIVE = self.org_rec_state
 
 
 class dealloc(Generic[D]):
@@ -249,21 +249,21 @@ class dealloc(Generic[D]):
     :param include_stack: add creation stacks to that report
 
     The object is deallocated even when the block raises; the tracking switch
-    is restored either way.
+    is restored either way, from :attr:`org_track` (its value before).
     """
 
     def __init__(self, inst: Union[D, Callable[[], D]], track: bool = False,
                  include_stack: bool = False) -> None:
         self.track = track
         self.include_stack = include_stack
-        self._saved_track = Deallocatable.ALLOCATION_TRACKING
+        self.org_track = Deallocatable.ALLOCATION_TRACKING
         if track:
             Deallocatable.ALLOCATION_TRACKING = True
         try:
             if callable(inst) and not isinstance(inst, Deallocatable):
                 inst = inst()
         except BaseException:
-            Deallocatable.ALLOCATION_TRACKING = self._saved_track
+            Deallocatable.ALLOCATION_TRACKING = self.org_track
             raise
         self.inst: D = inst
 
@@ -276,7 +276,7 @@ class dealloc(Generic[D]):
             if self.track:
                 Deallocatable._print_undeallocated(self.include_stack)
         finally:
-            Deallocatable.ALLOCATION_TRACKING = self._saved_track
+            Deallocatable.ALLOCATION_TRACKING = self.org_track
 
 
 class resource:

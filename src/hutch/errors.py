@@ -4,8 +4,13 @@ Every error hutch raises on purpose derives from :class:`PersistableError`, so a
 caller can catch "anything hutch refused to do" with one ``except`` clause.
 Errors about a particular entry also subclass the built-in a caller would
 expect (``KeyError`` for a missing key), in the spirit of ``dict``.
+:class:`PersistableError` itself derives from :class:`APIError`, the root
+of the original API's errors, so code that catches that still catches
+hutch's.
 
 >>> issubclass(CorruptDataError, PersistableError)
+True
+>>> issubclass(PersistableError, APIError)
 True
 >>> str(CorruptDataError('could not read', key='k', path='/tmp/k.dat'))
 "could not read (key 'k', path /tmp/k.dat)"
@@ -17,7 +22,9 @@ import os
 from typing import Any, Optional
 
 __all__ = [
+    'APIError',
     'PersistableError',
+    'BadValueError',
     'CorruptDataError',
     'SerializeError',
     'DiskFullError',
@@ -26,7 +33,12 @@ __all__ = [
 ]
 
 
-class PersistableError(Exception):
+class APIError(Exception):
+    """The root of the errors of the API hutch follows; hutch raises its
+    subclass :class:`PersistableError`."""
+
+
+class PersistableError(APIError):
     """The root of every error hutch raises on purpose.
 
     :param msg: what went wrong
@@ -62,6 +74,11 @@ class PersistableError(Exception):
     def __reduce__(self) -> Any:
         # Keep key and path when the error crosses a process boundary.
         return (type(self), (self.msg, self.key, self.path))
+
+
+class BadValueError(PersistableError, ValueError):
+    """An argument's value is refused where the original API raised
+    :class:`PersistableError`; it is a ``ValueError`` too."""
 
 
 class CorruptDataError(PersistableError):

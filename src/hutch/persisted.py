@@ -55,12 +55,13 @@ import inspect
 import logging
 import os
 import pickle
+import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Optional, TypeVar, Union
+from typing import Any, Optional, TextIO, TypeVar, Union
 
 from ._files import FileLock, atomic_writer, check_path, path_type_error
 from .dealloc import Deallocatable
@@ -308,14 +309,14 @@ class PersistedWork(_FreshLocks, Deallocatable):
         except Exception as e:
             raise serialize_error(e, value, 'pickle', path=self.path) from e
 
-    def set(self, value: Any) -> None:
-        """Use ``value`` as if it had been computed: on the instance, and in
+    def set(self, obj: Any) -> None:
+        """Use ``obj`` as if it had been computed: on the instance, and in
         the global cache when ``cache_global`` (replacing what is there).
         The file is not written."""
         with self._lock:
-            self._value = value
+            self._value = obj
             if self.cache_global:
-                _global_cache(self._owner_class)[self._global_key] = value
+                _global_cache(self._owner_class)[self._global_key] = obj
 
     def is_set(self) -> bool:
         """Whether a value is at hand without the file or the worker."""
@@ -354,6 +355,35 @@ class PersistedWork(_FreshLocks, Deallocatable):
                 self._try_deallocate(value, self.deallocate_recursive)
             self.clear_global()
             self.owner = None
+
+    def write(self, indent: int = 0, include_content: bool = False,
+              writer: Optional[TextIO] = None) -> None:
+        """Describe this work to ``writer`` (standard output by default):
+        its name, whether it is global and transient, and the type of its
+        value (and the value, with ``include_content``).  The value is
+        fetched -- computed if need be -- to say so.
+
+        >>> import io
+        >>> class Owner:
+        ...     pass
+        >>> work = PersistedWork('_n', Owner(), initial_value=3)
+        >>> out = io.StringIO(); work.write(writer=out, include_content=True)
+        >>> print(out.getvalue().replace(work.varname, 'NAME'), end='')
+        NAME:
+         global: False
+         transient: False
+         type: <class 'int'>
+         content: 3
+        """
+        out = sys.stdout if writer is None else writer
+        value = self()
+        inner = ' ' * (indent + 1)
+        out.write(f'{" " * indent}{self}:\n')
+        out.write(f'{inner}global: {self.cache_global}\n')
+        out.write(f'{inner}transient: {self.transient}\n')
+        out.write(f'{inner}type: {type(value)}\n')
+        if include_content:
+            out.write(f'{inner}content: {value}\n')
 
     def _deallocate_str(self) -> str:
         return f'{self.varname} => {self._owner_class.__qualname__}'

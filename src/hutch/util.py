@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, ClassVar, NoReturn, TypeVar
+from typing import Any, ClassVar, NoReturn, Optional
 
 from .errors import PersistableError
 
 __all__ = ['chunks', 'NotPickleable', 'MISSING']
-
-T = TypeVar('T')
 
 
 class _Missing:
@@ -37,31 +35,49 @@ MISSING: Any = _Missing()
 """Sentinel for "absent", distinct from a stored ``None`` (survives pickling)."""
 
 
-def chunks(
-    iterable: Iterable[T], size: int, enum: bool = False
-) -> Iterator[list[Any]]:
-    """Split ``iterable`` into lists of at most ``size`` items, lazily.
+class chunks(Iterator[list[Any]]):  # noqa: N801 -- the original's name
+    """The items of ``iterable`` in lists of at most ``size``, lazily.
 
-    :param iterable: the items to split; consumed once
-    :param size: the largest list to yield; must be positive
-    :param enum: when true, each item is given as ``(index, item)`` where
-        ``index`` counts over the whole iterable
+    Each iteration (each ``iter()``) starts again from ``iter(iterable)``,
+    so the chunks of a collection can be gone over more than once; those of
+    an iterator continue where the last left off.
+
+    :param iterable: the items to split
+    :param size: the largest list to give; a positive ``int``
+    :param enum: give each item as ``(index, item)``, ``index`` counting
+        from 0 within its chunk (as :func:`enumerate` over the chunk)
 
     >>> list(chunks(range(5), 2))
     [[0, 1], [2, 3], [4]]
     >>> list(chunks('abc', 2, enum=True))
-    [[(0, 'a'), (1, 'b')], [(2, 'c')]]
+    [[(0, 'a'), (1, 'b')], [(0, 'c')]]
     """
-    if isinstance(size, bool) or not isinstance(size, int):
-        raise TypeError(f'chunk size must be an int, got {size!r}')
-    if size < 1:
-        raise ValueError(f'chunk size must be positive, got {size}')
-    it: Iterator[Any] = iter(enumerate(iterable) if enum else iterable)
-    while True:
-        chunk = list(itertools.islice(it, size))
+
+    def __init__(self, iterable: Iterable[Any], size: int,
+                 enum: bool = False) -> None:
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise TypeError(f'chunk size must be an int, got {size!r}')
+        if size < 1:
+            raise ValueError(f'chunk size must be positive, got {size}')
+        self.iterable = iterable
+        self.size = size
+        self.enum = enum
+        self._items: Optional[Iterator[Any]] = None
+
+    def __iter__(self) -> chunks:
+        self._items = iter(self.iterable)
+        return self
+
+    def __next__(self) -> list[Any]:
+        items = self._items
+        if items is None:
+            items = self._items = iter(self.iterable)
+        chunk = list(itertools.islice(items, self.size))
         if not chunk:
-            return
-        yield chunk
+            raise StopIteration
+        if self.enum:
+            return list(enumerate(chunk))
+        return chunk
 
 
 class NotPickleable:

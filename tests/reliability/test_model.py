@@ -167,10 +167,11 @@ class FactoryModel(RuleBasedStateMachine):
     """:class:`FactoryStash` over a dict factory, against its documented model.
 
     A load of a key the delegate lacks asks the factory and dumps what it
-    gives (also ``None``, with ``dump_factory_nones``); ``keys()`` are the
-    delegate's once the delegate had data when first asked (remembered until
-    ``clear``), else the factory's; ``clear`` empties both (the factory is
-    not read-only).
+    gives (also ``None``, with ``dump_factory_nones``), after which whether
+    the delegate has data is worked out again; ``keys()`` are the
+    delegate's once the delegate had data when last asked (remembered until
+    such a load or ``clear``), else the factory's; ``exists`` is the
+    delegate's; ``clear`` empties both (the factory is not read-only).
     """
 
     FACTORY = {'a': 1, 'b': None, 'c': [3]}
@@ -209,6 +210,7 @@ class FactoryModel(RuleBasedStateMachine):
             expect = self.factory.get(key)
             if expect is not None or self.dump_nones:
                 self.delegate[key] = expect
+                self.has_data = None
         assert self.stash.load(key) == expect
 
     @rule(key=KEYS)
@@ -218,8 +220,7 @@ class FactoryModel(RuleBasedStateMachine):
 
     @rule(key=KEYS)
     def exists(self, key: str) -> None:
-        assert self.stash.exists(key) == \
-            (key in self.delegate or key in self.factory)
+        assert self.stash.exists(key) == (key in self.delegate)
 
     @rule(key=KEYS)
     def delete(self, key: str) -> None:

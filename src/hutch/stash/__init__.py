@@ -11,7 +11,7 @@ from .._lazy import lazy_package
 TYPE_CHECKING = False
 _EXPORTS: dict[str, tuple[str, ...]] = {
     '.base': ('Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash',
-              'PrimeableStash'),
+              'Primeable', 'PrimeableStash'),
     '.delegate': ('DelegateDefaults', 'DelegateStash', 'ReadOnlyDelegateStash',
                   'KeyLimitStash', 'KeySubsetStash', 'PreemptiveStash',
                   'PrimablePreemptiveStash', 'ProtectiveStash'),
@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # what type checkers see; a test keeps it equal to _EXPORTS
     from .base import (
         CloseableStash as CloseableStash,
         NoopStash as NoopStash,
+        Primeable as Primeable,
         PrimeableStash as PrimeableStash,
         ReadOnlyStash as ReadOnlyStash,
         Stash as Stash,

@@ -15,14 +15,17 @@ A stored ``None`` is a real value: ``stash[key]`` returns it.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar, Optional, TypeVar
 
 from ..errors import ReadOnlyError
 from ..util import chunks
 
-__all__ = ['Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash']
+__all__ = ['Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash',
+           'Primeable', 'PrimeableStash']
 
 
 class Stash(ABC):
@@ -128,6 +131,65 @@ class Stash(ABC):
         # a stash object is always truthy, even when empty (it is a store,
         # not a container to test for emptiness by accident)
         return True
+
+    def __post_init__(self) -> None:
+        """Set up the stash a ``@dataclass`` subclass was made as.
+
+        The ``__init__`` a dataclass generates only assigns its fields; it
+        then calls ``__post_init__``, whose ``super().__post_init__()``
+        ends here and runs the ``__init__`` of the nearest class that
+        wrote one, with the values the fields were given, so the base
+        stash is checked and set up as if called directly.
+        """
+        for klass in type(self).__mro__:
+            init = klass.__dict__.get('__init__')
+            params = klass.__dict__.get('__dataclass_params__')
+            if init is None or (params is not None and params.init):
+                continue
+            if klass is object:
+                return
+            given = self.__dict__
+            kwargs = {}
+            for param in list(inspect.signature(init).parameters.values())[1:]:
+                if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                    continue
+                if param.name in given:
+                    kwargs[param.name] = given[param.name]
+            init(self, **kwargs)
+            return
+
+
+_T = TypeVar('_T', bound=type)
+
+
+def init_fields(cls: _T) -> _T:
+    """Declare the arguments of ``cls.__init__`` as dataclass fields.
+
+    A ``@dataclass`` subclass then takes them first in its generated
+    ``__init__``, in order, with their defaults, as the stashes of the
+    original API (dataclasses there) do; ``dataclasses.fields()`` lists
+    them and each default can be read from the class.  Arguments that
+    start with ``_`` and ``*args``/``**kwargs`` are not fields.  The class
+    keeps its own ``__init__``, ``repr`` and identity equality.
+    """
+    inherited = getattr(cls, '__dataclass_fields__', {})
+    own: dict[str, Any] = {}
+    init = vars(cls)['__init__']  # the class's own, which it must have
+    for param in list(inspect.signature(init).parameters.values())[1:]:
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or \
+                param.name.startswith('_') or param.name in inherited:
+            continue
+        own[param.name] = Any
+        if param.default is not param.empty and param.name not in cls.__dict__:
+            setattr(cls, param.name, param.default)
+    annotations = cls.__dict__.get('__annotations__', {})
+    cls.__annotations__ = own
+    try:
+        dataclasses.dataclass(init=False, repr=False, eq=False,
+                              match_args=False)(cls)
+    finally:
+        cls.__annotations__ = annotations
+    return cls
 
 
 #: what an object needs to be used as a stash
@@ -260,13 +322,22 @@ class _PicklesByArguments:
         self._setup()
 
 
-class PrimeableStash(Stash):
+class Primeable(ABC):  # noqa: B024 -- an ABC so classes can be registered
+    """Anything that can do preparatory work (:meth:`prime`) before it is
+    used: a stash before its reads, or work that must be done once, in one
+    process, before others share the result."""
+
+    def prime(self) -> None:  # noqa: B027 -- doing nothing is a fine default
+        """Do the preparatory work; repeatable, and cheap once done."""
+
+
+class PrimeableStash(Stash, Primeable):
     """A stash that can do work (:meth:`prime`) before it is read.
 
-    Reads (:meth:`load`, :meth:`get`, :meth:`exists`, :meth:`keys`) call
-    :meth:`prime` first; put this class before a concrete stash in the bases
-    so those reads reach it through ``super()``.  Priming must be cheap once
-    done: it runs before every read.
+    Reads (:meth:`load`, :meth:`get`, :meth:`exists`, :meth:`keys`,
+    ``len``) call :meth:`prime` first; put this class before a concrete
+    stash in the bases so those reads reach it through ``super()``.
+    Priming must be cheap once done: it runs before every read.
     """
 
     def prime(self) -> None:
@@ -287,3 +358,7 @@ class PrimeableStash(Stash):
     def keys(self) -> Iterable[str]:
         self.prime()
         return super().keys()  # type: ignore[safe-super]
+
+    def __len__(self) -> int:
+        self.prime()
+        return super().__len__()

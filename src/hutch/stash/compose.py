@@ -11,6 +11,7 @@ from .base import (
     ReadOnlyStash,
     Stash,
     check_stash,
+    init_fields,
 )
 from .delegate import DelegateStash
 from .memory import DictionaryStash
@@ -18,6 +19,7 @@ from .memory import DictionaryStash
 __all__ = ['CacheStash', 'SortedStash', 'UnionStash']
 
 
+@init_fields
 class CacheStash(DelegateStash):
     """Keeps what it reads from (and writes to) the delegate in a cache stash.
 
@@ -84,6 +86,7 @@ class CacheStash(DelegateStash):
             self.cache_stash.close()
 
 
+@init_fields
 class SortedStash(DelegateStash):
     """Gives the delegate's keys in sorted order.
 

@@ -20,7 +20,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from .. import _keys
 from .._files import check_path
@@ -36,12 +36,21 @@ logger = logging.getLogger(__name__)
 class MissingDataKeysError(PersistableError):
     """An item's composite attribute lacks keys that the groups name.
 
+    :param msg: what went wrong; or, as in the original API, the missing
+        keys themselves (a set), which makes the message
     :param keys: the missing keys (also in the message)
+
+    >>> print(MissingDataKeysError({'b'}))
+    Missing data keys: {'b'}
     """
 
-    def __init__(self, msg: str, key: Optional[Any] = None,
+    def __init__(self, msg: Union[str, Iterable[str]],
+                 key: Optional[Any] = None,
                  path: Optional[str | os.PathLike[str]] = None,
                  keys: Iterable[str] = ()) -> None:
+        if not isinstance(msg, str):
+            keys = frozenset(msg)
+            msg = f'Missing data keys: {set(keys)}'
         super().__init__(msg, key, path)
         self.keys = frozenset(keys)
 

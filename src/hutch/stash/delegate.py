@@ -8,16 +8,18 @@ import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, ClassVar, Optional, Union
 
 from ..errors import PersistableError
 from ..util import _FreshLocks
 from .base import (
     CloseableStash,
+    Primeable,
     PrimeableStash,
     ReadOnlyStash,
     Stash,
     check_stash,
+    init_fields,
 )
 
 __all__ = ['DelegateDefaults', 'DelegateStash', 'ReadOnlyDelegateStash',
@@ -28,25 +30,42 @@ logger = logging.getLogger(__name__)
 
 
 class DelegateDefaults:
-    """Process-wide switches for :class:`DelegateStash`.
+    """Process-wide switches for :class:`DelegateStash`, read when a
+    delegate stash is made.
 
     Every delegate stash checks, when it is made, that its delegate can
     serve as a stash (``TypeError`` otherwise; see
     :func:`~hutch.stash.base.check_stash`).  Set :attr:`CLASS_CHECK` to
-    ``True`` to also require a subclass of this :class:`Stash`.
+    ``True`` to also require a subclass of this :class:`Stash`; set
+    :attr:`DELEGATE_ATTR` to ``True`` to make every delegate stash forward
+    unknown attributes.
     """
 
     #: also require the delegate to be a :class:`~hutch.stash.base.Stash`
     #: (a stash of a class from a reloaded module is not)
     CLASS_CHECK: bool = False
 
+    #: turn :attr:`DelegateStash.delegate_attr` on for every new delegate
+    #: stash
+    DELEGATE_ATTR: bool = False
 
-class DelegateStash(CloseableStash, PrimeableStash):
+
+@init_fields
+class DelegateStash(CloseableStash):
     """Forwards every call to :attr:`delegate`: the base of stacked stashes.
 
     Subclasses override what they change.  :meth:`prime` and :meth:`close`
-    reach the delegate too.  With :attr:`delegate_attr` set, attributes this
-    stash lacks are looked up on the delegate.
+    reach the delegate too.  With :attr:`delegate_attr` set (on the
+    instance, as a class attribute of a subclass, or for every new stash
+    with :attr:`DelegateDefaults.DELEGATE_ATTR`), attributes this stash
+    lacks are looked up on the delegate.
+
+    A delegate stash is a :class:`~hutch.stash.base.PrimeableStash`: a
+    subclass that overrides :meth:`prime` has it called once before each
+    read this class implements (``load``, ``get``, ``exists``, ``keys``,
+    ``len``, and so ``[]``, ``in`` and iteration).  A subclass may also
+    name :class:`~hutch.stash.base.PrimeableStash` among its bases, before
+    or after this class, as code written for the original API does.
 
     :param delegate: the stash to forward to; must not be ``None``
 
@@ -65,6 +84,18 @@ class DelegateStash(CloseableStash, PrimeableStash):
     #: forward unknown attributes to the delegate (opt-in)
     delegate_attr: bool = False
 
+    #: whether this class's reads call :meth:`prime` (worked out per class)
+    _prime_on_read: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        mro = cls.__mro__
+        # PrimeableStash named before this class primes the reads itself
+        primed_ahead = PrimeableStash in mro and \
+            mro.index(PrimeableStash) < mro.index(DelegateStash)
+        cls._prime_on_read = cls.prime is not DelegateStash.prime \
+            and not primed_ahead
+
     def __init__(self, delegate: Stash) -> None:
         if delegate is None:
             raise PersistableError(
@@ -75,13 +106,15 @@ class DelegateStash(CloseableStash, PrimeableStash):
                 f'{type(self).__name__}: delegate must be a Stash, '
                 f'got {type(delegate).__name__}')
         self.delegate = delegate
+        if DelegateDefaults.DELEGATE_ATTR:
+            self.delegate_attr = True
 
     def __getattr__(self, attr: str) -> Any:
         # only called when normal lookup fails; guard the unpickling window
         # where __dict__ is still empty
         d = self.__dict__
-        if not attr.startswith('__') and d.get('delegate_attr', False) \
-                and 'delegate' in d:
+        if not attr.startswith('__') and 'delegate' in d and \
+                d.get('delegate_attr', type(self).delegate_attr):
             return getattr(d['delegate'], attr)
         raise AttributeError(
             f"'{type(self).__name__}' object has no attribute '{attr}'")
@@ -91,12 +124,18 @@ class DelegateStash(CloseableStash, PrimeableStash):
         return self.delegate.shareable
 
     def load(self, name: str) -> Any:
+        if self._prime_on_read:
+            self.prime()
         return self.delegate.load(name)
 
     def get(self, name: str, default: Any = None) -> Any:
+        if self._prime_on_read:
+            self.prime()
         return self.delegate.get(name, default)
 
     def exists(self, name: str) -> bool:
+        if self._prime_on_read:
+            self.prime()
         return self.delegate.exists(name)
 
     def dump(self, name: str, inst: Any) -> None:
@@ -109,13 +148,18 @@ class DelegateStash(CloseableStash, PrimeableStash):
         self.delegate.clear()
 
     def keys(self) -> Iterable[str]:
+        if self._prime_on_read:
+            self.prime()
         return self.delegate.keys()
 
     def __len__(self) -> int:
+        if self._prime_on_read:
+            self.prime()
         return len(self.delegate)
 
     def prime(self) -> None:
-        if isinstance(self.delegate, PrimeableStash):
+        """Prime the delegate, when it is primeable."""
+        if isinstance(self.delegate, Primeable):
             self.delegate.prime()
 
     def close(self) -> None:
@@ -124,6 +168,11 @@ class DelegateStash(CloseableStash, PrimeableStash):
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({self.delegate!r})'
+
+
+# a delegate stash is primeable without PrimeableStash among its bases, so
+# that subclasses may name PrimeableStash before it (as the original allows)
+PrimeableStash.register(DelegateStash)
 
 
 class ReadOnlyDelegateStash(ReadOnlyStash, DelegateStash):
@@ -138,6 +187,7 @@ class ReadOnlyDelegateStash(ReadOnlyStash, DelegateStash):
     """
 
 
+@init_fields
 class KeyLimitStash(DelegateStash):
     """Shows at most :attr:`limit` keys of the delegate (handy when debugging).
 
@@ -294,28 +344,9 @@ class PrimablePreemptiveStash(PreemptiveStash):
     """A :class:`PreemptiveStash` whose reads :meth:`prime` first.
 
     Subclasses override :meth:`prime` to fill the delegate when it has no
-    data (see :class:`~hutch.OneShotFactoryStash`).
+    data (see :class:`~hutch.OneShotFactoryStash`); as for every
+    :class:`DelegateStash`, the reads then call it.
     """
-
-    def load(self, name: str) -> Any:
-        self.prime()
-        return super().load(name)
-
-    def get(self, name: str, default: Any = None) -> Any:
-        self.prime()
-        return super().get(name, default)
-
-    def exists(self, name: str) -> bool:
-        self.prime()
-        return super().exists(name)
-
-    def keys(self) -> Iterable[str]:
-        self.prime()
-        return super().keys()
-
-    def __len__(self) -> int:
-        self.prime()
-        return super().__len__()
 
 
 class _PrimeOnceStash(_FreshLocks, PrimablePreemptiveStash):
@@ -357,6 +388,7 @@ class _PrimeOnceStash(_FreshLocks, PrimablePreemptiveStash):
             self._primed = False
 
 
+@init_fields
 class ProtectiveStash(DelegateStash):
     """Stores the exception instead when dumping an item fails.
 

@@ -179,6 +179,15 @@ class DirectoryStash(CloseableStash):
             return os.path.join(self._dir, self._shard_of(key), name), long
         return os.path.join(self._dir, name), long
 
+    def assert_path_dir(self) -> None:
+        """Make the folder (and its parents) if it is missing.
+
+        Reads never make it and :meth:`dump` makes it when it first writes;
+        call this to have it at once (before handing the path to other
+        tools, say).
+        """
+        os.makedirs(self._dir, exist_ok=True)
+
     def key_to_path(self, name: str) -> Path:
         """The file that holds (or would hold) the item of key ``name``.
 

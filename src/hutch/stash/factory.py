@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Optional, Union
 
+from ..errors import PersistableError
 from .base import (
     CloseableStash,
     PrimeableStash,
     ReadOnlyStash,
     Stash,
     check_stash,
+    init_fields,
 )
 from .delegate import PreemptiveStash, _PrimeOnceStash
 from .memory import DictionaryStash
@@ -18,6 +20,7 @@ from .memory import DictionaryStash
 __all__ = ['FactoryStash', 'CacheFactoryStash', 'OneShotFactoryStash']
 
 
+@init_fields
 class FactoryStash(PreemptiveStash):
     """Creates missing items with :attr:`factory` and keeps them in the delegate.
 
@@ -25,9 +28,15 @@ class FactoryStash(PreemptiveStash):
     ``factory.load(key)``, dumps the result to the delegate and returns it;
     later loads read the delegate.  A stored ``None`` counts as present.
 
+    As in the original API, :meth:`keys` (and so ``len`` and iteration) are
+    the factory's only while the delegate holds nothing: once a load has
+    dumped a created item, :attr:`has_data` is worked out again and the keys
+    are the delegate's.  :meth:`exists` and :meth:`get` are the delegate's:
+    they tell what has been made, and never make anything.
+
     :param delegate: where created items are kept (often a durable stash)
     :param factory: the stash that creates items; its :meth:`keys` are the
-        keys of this stash until the delegate has data
+        keys of this stash while the delegate has no data
     :param enable_preemptive: when false, :meth:`keys` always asks the
         factory, even when the delegate has data
     :param dump_factory_nones: when false, a ``None`` the factory returns is
@@ -70,10 +79,9 @@ class FactoryStash(PreemptiveStash):
             item = self.factory.load(name)
             if item is not None or self.dump_factory_nones:
                 delegate.dump(name, item)
+                # the delegate now has data: keys come from it from here on
+                self._reset_has_data()
         return item
-
-    def exists(self, name: str) -> bool:
-        return self.delegate.exists(name) or self.factory.exists(name)
 
     def get(self, name: str, default: Any = None) -> Any:
         """The item if the delegate holds it, else ``default``: unlike
@@ -149,9 +157,16 @@ Worker = Union[Callable[[], Iterable[tuple[str, Any]]],
 class OneShotFactoryStash(_PrimeOnceStash):
     """Fills its delegate once, from a worker, on the first read.
 
+    The worker is an iterable of ``(key, value)`` pairs, or a callable
+    returning one; it runs only if the delegate has no data yet.  As in the
+    original API it may be given to the constructor, set as the attribute
+    :attr:`worker` afterwards, or be a property or method of a subclass.
+
     :param delegate: where the worker's items go
-    :param worker: an iterable of ``(key, value)`` pairs, or a callable
-        returning one; used only if the delegate has no data yet
+    :param worker: the worker; ``None`` when it is set later or defined by
+        a subclass
+
+    :raises PersistableError: on the first read, when no worker was given
 
     >>> from hutch import DictionaryStash
     >>> def work():
@@ -163,23 +178,60 @@ class OneShotFactoryStash(_PrimeOnceStash):
     2
     >>> sorted(s.keys())
     ['a', 'b']
+    >>> later = OneShotFactoryStash(DictionaryStash())
+    >>> later.worker = [('x', 1)]
+    >>> later['x']
+    1
     """
 
-    def __init__(self, delegate: Stash, worker: Worker) -> None:
+    #: the worker, unless given to the constructor or set later (a subclass
+    #: may make it a property or a method)
+    worker: Optional[Worker] = None
+
+    def __init__(self, delegate: Stash, worker: Optional[Worker] = None
+                 ) -> None:
         super().__init__(delegate)
-        if not callable(worker) and not isinstance(worker, Iterable):
-            raise TypeError('worker must be callable or iterable, got '
-                            f'{type(worker).__name__}')
-        self.worker = worker
+        if worker is not None:
+            _check_worker(worker)
+            self.worker = worker
+
+    def _get_worker_type(self) -> str:
+        """How to use :attr:`worker`: ``'m'`` to call it, ``'a'`` to iterate
+        it as it is, ``'u'`` (the default) to call it if it is callable.
+
+        A subclass whose ``worker`` property returns a callable that is the
+        work itself, not a function to call, returns ``'a'``; one whose
+        property is costly to read twice returns either.
+        """
+        return 'u'
 
     def _process_work(self) -> None:
         """Run the worker and dump each pair it gives to the delegate."""
+        kind = self._get_worker_type()
+        if kind not in ('u', 'm', 'a'):
+            raise PersistableError(
+                f'unknown worker type {kind!r} from _get_worker_type of '
+                f'{type(self).__name__} (expected u, m or a)')
         worker = self.worker
-        pairs = worker() if callable(worker) else worker
+        if worker is None:
+            raise PersistableError(
+                f'{type(self).__name__} has no worker: pass one to the '
+                'constructor, set the attribute worker, or define it in a '
+                'subclass')
+        if kind == 'u':
+            _check_worker(worker)
+            kind = 'm' if callable(worker) else 'a'
+        pairs = worker() if kind == 'm' else worker  # type: ignore[operator]
         dump = self.delegate.dump
-        for key, value in pairs:
+        for key, value in pairs:  # type: ignore[union-attr]
             dump(key, value)
 
     def _prime_work(self) -> None:
         if not self.has_data:
             self._process_work()
+
+
+def _check_worker(worker: object) -> None:
+    if not callable(worker) and not isinstance(worker, Iterable):
+        raise TypeError('worker must be callable or iterable, got '
+                        f'{type(worker).__name__}')

@@ -17,6 +17,7 @@ class DictionaryStash(CloseableStash):
     """A stash backed by a ``dict``: the usual cache in front of slow stashes.
 
     :param data: the dict to use (kept, not copied); a new one when ``None``
+    :param _data: the same, under the keyword the original API used
 
     >>> s = DictionaryStash()
     >>> s.dump('a', 1)
@@ -24,7 +25,12 @@ class DictionaryStash(CloseableStash):
     (dict_keys(['a']), 1)
     """
 
-    def __init__(self, data: Optional[Mapping[str, Any]] = None) -> None:
+    def __init__(self, data: Optional[Mapping[str, Any]] = None, *,
+                 _data: Optional[Mapping[str, Any]] = None) -> None:
+        if data is None:
+            data = _data
+        elif _data is not None:
+            raise TypeError('give the dict as data or as _data, not both')
         self._data: dict[str, Any] = {} if data is None else data  # type: ignore[assignment]
 
     @property

@@ -20,7 +20,7 @@ from typing import Any, Optional, Union
 
 from .._files import check_path
 from .._keys import key_type_error
-from ..errors import CorruptDataError, PersistableError
+from ..errors import BadValueError, CorruptDataError, PersistableError
 from .base import CloseableStash, ReadOnlyStash, _PicklesByArguments
 
 __all__ = ['ZipStash']
@@ -43,10 +43,14 @@ class ZipStash(_PicklesByArguments, ReadOnlyStash, CloseableStash):
     handle, and the stash pickles by path.
 
     :param path: the zip file
-    :param root: the folder inside the archive whose files are the keys;
-        the whole archive when ``None``
+    :param root: the folder inside the archive whose files are the keys
+        (``'data/corpus'``: no ``/`` at either end); the whole archive when
+        ``None``
     :param encoding: decode entries with this encoding; bytes when ``None``
 
+    :raises BadValueError: (a :class:`~hutch.errors.PersistableError` and
+        a ``ValueError``) when ``root`` starts or ends with ``/``, as the
+        original API refuses it
     :raises PersistableError: on first use, naming the path, when the file
         is missing or is not a zip archive
 
@@ -62,14 +66,20 @@ class ZipStash(_PicklesByArguments, ReadOnlyStash, CloseableStash):
     """
 
     #: pickled by path, never by open archive
-    _PICKLED = ('path', 'root', 'encoding', 'strict')
+    _PICKLED = ('_path', 'root', 'encoding', 'strict')
 
     def __init__(self, path: Union[str, os.PathLike[str]],
                  root: Optional[str] = None,
                  encoding: Optional[str] = None) -> None:
         path = check_path(path)
-        if root is not None and not isinstance(root, str):
-            raise TypeError(f'root must be a str or None, got {root!r}')
+        if root is not None:
+            if not isinstance(root, str):
+                raise TypeError(f'root must be a str or None, got {root!r}')
+            if root.startswith('/') or root.endswith('/'):
+                raise BadValueError(
+                    f"Roots can not start or end with '/': {root!r} (name "
+                    'the folder inside the archive, as data/corpus)',
+                    path=path)
         if encoding is not None:
             if not isinstance(encoding, str):
                 raise TypeError(
@@ -78,10 +88,21 @@ class ZipStash(_PicklesByArguments, ReadOnlyStash, CloseableStash):
                 codecs.lookup(encoding)
             except LookupError as e:
                 raise ValueError(f'unknown encoding {encoding!r}') from e
-        self.path = Path(path)
+        self._path = Path(path)
         self.root = root
         self.encoding = encoding
         self._setup()
+
+    @property
+    def path(self) -> Path:
+        """The zip file; setting it closes the archive open now, so the next
+        read opens (and lists) the new one."""
+        return self._path
+
+    @path.setter
+    def path(self, path: Union[str, os.PathLike[str]]) -> None:
+        self.close()
+        self._path = Path(check_path(path))
 
     def _setup(self) -> None:
         root = (self.root or '').strip('/')
