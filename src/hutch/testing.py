@@ -42,6 +42,7 @@ from typing import Any
 import pytest
 
 from .stash.base import Stash
+from .util import MISSING
 
 __all__ = ['SAMPLE', 'BaseReadContract', 'ReadContract', 'WriteContract',
            'StorageContract']
@@ -79,6 +80,11 @@ class BaseReadContract:
 
     def test_load_of_a_missing_key_returns_none(self, stash: Stash) -> None:
         assert stash.load(self.missing_key) is None
+
+    def test_lookup_gives_each_value_or_missing(self, stash: Stash) -> None:
+        for key, value in self.sample.items():
+            assert stash.lookup(key) == value, key
+        assert stash.lookup(self.missing_key) is MISSING
 
     def test_getitem_returns_the_value(self, stash: Stash) -> None:
         for key, value in self.sample.items():
@@ -156,6 +162,14 @@ class ReadContract(BaseReadContract):
     def test_get_of_a_stored_none_is_none_not_default(
             self, stash: Stash, none_key: str) -> None:
         assert stash.get(none_key, 'default') is None
+
+    def test_lookup_of_a_stored_none_is_none_not_missing(
+            self, stash: Stash, none_key: str) -> None:
+        assert stash.lookup(none_key) is None
+
+    def test_says_what_it_can_do(self, stash: Stash) -> None:
+        for capability in ('writable', 'shareable', 'multihost'):
+            assert isinstance(getattr(stash, capability), bool), capability
 
 
 class WriteContract(ReadContract):

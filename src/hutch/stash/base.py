@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Optional, TypeVar
 
 from ..errors import ReadOnlyError
-from ..util import chunks
+from ..util import MISSING, chunks
 
 __all__ = ['Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash',
            'Primeable', 'PrimeableStash']
@@ -39,10 +39,36 @@ class Stash(ABC):
     ([('a', 1), ('b', None)], 2, True, None, None)
     """
 
-    #: whether other processes can reach this stash's data by unpickling it
-    #: (a folder or database file, not process memory); multiprocess stashes
+    # -- what this stash can do: the one place callers ask (a wrapper
+    # answers for the stash it wraps) ------------------------------------
+
+    #: writes change it (a :class:`ReadOnlyStash` ignores or refuses them)
+    writable: bool = True
+
+    #: other processes on this machine reach its data by unpickling it (a
+    #: folder or database file, not process memory); multiprocess stashes
     #: let their workers write straight into a shareable delegate
     shareable: bool = False
+
+    #: processes on other hosts that share its storage (a network folder)
+    #: may write it at the same time and lose nothing: every write is
+    #: published whole and no rule rests on a lock of one machine
+    multihost: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A class that changes load or exists below the class whose lookup
+        # (or get) it inherits must have its reads go through its own code:
+        # it gets back the lookup and get built on load and exists.
+        mro = cls.__mro__
+
+        def owner(attr: str) -> int:
+            return next(i for i, c in enumerate(mro) if attr in vars(c))
+
+        changed = min(owner('load'), owner('exists'))
+        for read in ('lookup', 'get'):
+            if changed < owner(read):
+                setattr(cls, read, vars(Stash)[read])
 
     @abstractmethod
     def load(self, name: str) -> Any:
@@ -50,6 +76,28 @@ class Stash(ABC):
 
         Factory stashes create missing items here.
         """
+
+    def lookup(self, name: str) -> Any:
+        """The item :meth:`load` gives, or :data:`~hutch.MISSING` when the
+        stash has none: a stored ``None`` comes back as ``None``.
+
+        ``stash[key]``, and the misses of factory and cache stashes, are
+        built on this one read.  This default calls :meth:`load`, then
+        :meth:`exists` when ``load`` gave ``None``; hutch's own stashes
+        answer with a single read of their store.  A subclass that
+        overrides :meth:`load` or :meth:`exists` (but not this, or
+        :meth:`get`) gets these defaults back, so its reads still go through
+        its code.
+
+        >>> from hutch import DictionaryStash
+        >>> s = DictionaryStash({'n': None})
+        >>> s.lookup('n'), s.lookup('absent')
+        (None, <MISSING>)
+        """
+        item = self.load(name)
+        if item is None and not self.exists(name):
+            return MISSING
+        return item
 
     def get(self, name: str, default: Any = None) -> Any:
         """The item under ``name`` if this stash has it, else ``default``.
@@ -104,8 +152,8 @@ class Stash(ABC):
         return ((k, self.load(k)) for k in self.keys())
 
     def __getitem__(self, name: str) -> Any:
-        item = self.load(name)
-        if item is None and not self.exists(name):
+        item = self.lookup(name)
+        if item is MISSING:
             raise KeyError(name)
         return item
 
@@ -131,6 +179,17 @@ class Stash(ABC):
         # a stash object is always truthy, even when empty (it is a store,
         # not a container to test for emptiness by accident)
         return True
+
+    def prime(self) -> None:  # noqa: B027 -- most stashes prepare nothing
+        """Prepare for reads; a stash with nothing to prepare does nothing.
+
+        Wrappers prime what they wrap, so priming the top of a stack primes
+        all of it.
+        """
+
+    def close(self) -> None:  # noqa: B027 -- most stashes hold nothing open
+        """Release what the stash holds open; nothing, unless it holds
+        something.  Wrappers close what they wrap."""
 
     def __post_init__(self) -> None:
         """Set up the stash a ``@dataclass`` subclass was made as.
@@ -229,6 +288,9 @@ class NoopStash(Stash):
     def load(self, name: str) -> Any:
         return None
 
+    def lookup(self, name: str) -> Any:
+        return MISSING
+
     def get(self, name: str, default: Any = None) -> Any:
         return default
 
@@ -263,6 +325,8 @@ class ReadOnlyStash(Stash):
     hutch.errors.ReadOnlyError: Squares is read-only: delete refused (key '2')
     """
 
+    writable = False
+
     #: raise :class:`~hutch.errors.ReadOnlyError` on writes instead of
     #: ignoring them
     strict: bool = False
@@ -287,9 +351,6 @@ class CloseableStash(Stash):
 
     It is a context manager: ``with`` closes it on exit, exceptions or not.
     """
-
-    def close(self) -> None:
-        """Release this stash's resources; subclasses extend it."""
 
     def __enter__(self) -> CloseableStash:
         return self
@@ -346,6 +407,10 @@ class PrimeableStash(Stash, Primeable):
     def load(self, name: str) -> Any:
         self.prime()
         return super().load(name)  # type: ignore[safe-super]
+
+    def lookup(self, name: str) -> Any:
+        self.prime()
+        return super().lookup(name)
 
     def get(self, name: str, default: Any = None) -> Any:
         self.prime()

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
+from ..util import MISSING
 from .base import (
-    CloseableStash,
-    PrimeableStash,
     ReadOnlyStash,
     Stash,
     check_stash,
@@ -46,22 +45,34 @@ class CacheStash(DelegateStash):
         self.read_only = read_only
 
     def _delegate_writable(self) -> bool:
-        return not self.read_only and \
-            not isinstance(self.delegate, ReadOnlyStash)
+        return not self.read_only and self.delegate.writable
 
     def load(self, name: str) -> Any:
-        cache = self.cache_stash
-        item = cache.load(name)
-        if item is None and not cache.exists(name):
-            item = self.delegate.load(name)
-            if item is not None or self.delegate.exists(name):
-                cache.dump(name, item)
+        item = self._read_through(name)
+        return None if item is MISSING else item
+
+    def lookup(self, name: str) -> Any:
+        return self._read_through(name)
+
+    def _read_through(self, name: str) -> Any:
+        """The cached item, else the delegate's (then cached): one read of
+        the cache, and on a miss one of the delegate."""
+        item = self.cache_stash.lookup(name)
+        if item is MISSING:
+            item = self.delegate.lookup(name)
+            if item is not MISSING:
+                self.cache_stash.dump(name, item)
         return item
 
     def get(self, name: str, default: Any = None) -> Any:
-        if self.exists(name):
-            return self.load(name)
-        return default
+        # as lookup, but a factory behind is not asked to create the item
+        item = self.cache_stash.get(name, MISSING)
+        if item is MISSING:
+            item = self.delegate.get(name, MISSING)
+            if item is MISSING:
+                return default
+            self.cache_stash.dump(name, item)
+        return item
 
     def exists(self, name: str) -> bool:
         return self.cache_stash.exists(name) or self.delegate.exists(name)
@@ -82,8 +93,7 @@ class CacheStash(DelegateStash):
 
     def close(self) -> None:
         super().close()
-        if isinstance(self.cache_stash, CloseableStash):
-            self.cache_stash.close()
+        self.cache_stash.close()
 
 
 @init_fields
@@ -127,9 +137,15 @@ class UnionStash(ReadOnlyStash):
                         for i, s in enumerate(stashes)]
 
     def load(self, name: str) -> Any:
-        return self.get(name)
+        return self._find(name, None)
+
+    def lookup(self, name: str) -> Any:
+        return self._find(name, MISSING)
 
     def get(self, name: str, default: Any = None) -> Any:
+        return self._find(name, default)
+
+    def _find(self, name: str, default: Any) -> Any:
         # ask exists() first so a member that could *create* the item (a
         # factory) is not made to when an earlier member holds it
         for stash in self.stashes:
@@ -148,5 +164,4 @@ class UnionStash(ReadOnlyStash):
 
     def prime(self) -> None:
         for stash in self.stashes:
-            if isinstance(stash, PrimeableStash):
-                stash.prime()
+            stash.prime()

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any, ClassVar, Optional, Union
 
 from ..errors import PersistableError
-from ..util import _FreshLocks
+from ..util import MISSING, _FreshLocks
 from .base import (
     CloseableStash,
-    Primeable,
     PrimeableStash,
     ReadOnlyStash,
     Stash,
@@ -120,13 +119,26 @@ class DelegateStash(CloseableStash):
             f"'{type(self).__name__}' object has no attribute '{attr}'")
 
     @property
+    def writable(self) -> bool:  # type: ignore[override]
+        return self.delegate.writable
+
+    @property
     def shareable(self) -> bool:  # type: ignore[override]
         return self.delegate.shareable
+
+    @property
+    def multihost(self) -> bool:  # type: ignore[override]
+        return self.delegate.multihost
 
     def load(self, name: str) -> Any:
         if self._prime_on_read:
             self.prime()
         return self.delegate.load(name)
+
+    def lookup(self, name: str) -> Any:
+        if self._prime_on_read:
+            self.prime()
+        return self.delegate.lookup(name)
 
     def get(self, name: str, default: Any = None) -> Any:
         if self._prime_on_read:
@@ -158,13 +170,12 @@ class DelegateStash(CloseableStash):
         return len(self.delegate)
 
     def prime(self) -> None:
-        """Prime the delegate, when it is primeable."""
-        if isinstance(self.delegate, Primeable):
-            self.delegate.prime()
+        """Prime the delegate."""
+        self.delegate.prime()
 
     def close(self) -> None:
-        if isinstance(self.delegate, CloseableStash):
-            self.delegate.close()
+        """Close the delegate."""
+        self.delegate.close()
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({self.delegate!r})'
@@ -287,8 +298,15 @@ class KeySubsetStash(ReadOnlyStash, DelegateStash):
             return self.delegate.load(name)
         return None
 
+    def lookup(self, name: str) -> Any:
+        if name in self._get_subset():
+            return self.delegate.lookup(name)
+        return MISSING
+
     def get(self, name: str, default: Any = None) -> Any:
-        return self.delegate.load(name) if self.exists(name) else default
+        if name in self._get_subset():
+            return self.delegate.get(name, default)
+        return default
 
     def __len__(self) -> int:
         return len(self.keys())

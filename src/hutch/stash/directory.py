@@ -127,6 +127,9 @@ class DirectoryStash(CloseableStash):
     """
 
     shareable = True
+    #: a write renames a finished file into place, so processes on other
+    #: hosts sharing the folder never see a torn file or lose a write
+    multihost = True
 
     def __init__(self, path: str | os.PathLike[str],
                  pattern: str = '{name}.dat',
@@ -221,15 +224,12 @@ class DirectoryStash(CloseableStash):
         value = self._read(name)
         return None if value is MISSING else value
 
+    def lookup(self, name: str) -> Any:
+        return self._read(name)
+
     def get(self, name: str, default: Any = None) -> Any:
         value = self._read(name)
         return default if value is MISSING else value
-
-    def __getitem__(self, name: str) -> Any:
-        value = self._read(name)
-        if value is MISSING:
-            raise KeyError(name)
-        return value
 
     def exists(self, name: str) -> bool:
         file, long = self._locate(name)

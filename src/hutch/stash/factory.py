@@ -6,10 +6,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, Optional, Union
 
 from ..errors import PersistableError
+from ..util import MISSING
 from .base import (
-    CloseableStash,
-    PrimeableStash,
-    ReadOnlyStash,
     Stash,
     check_stash,
     init_fields,
@@ -73,14 +71,25 @@ class FactoryStash(PreemptiveStash):
         return False
 
     def load(self, name: str) -> Any:
-        delegate = self.delegate
-        item = delegate.load(name)
-        if item is None and not delegate.exists(name):
+        item = self._read_or_make(name)
+        return None if item is MISSING else item
+
+    def lookup(self, name: str) -> Any:
+        return self._read_or_make(name)
+
+    def _read_or_make(self, name: str) -> Any:
+        """The delegate's item, else the factory's (stored); one read of
+        the delegate either way.  Not :meth:`lookup` itself, which a
+        subclass that changes :meth:`load` or :meth:`exists` reroutes
+        through them."""
+        item = self.delegate.lookup(name)
+        if item is MISSING:
             item = self.factory.load(name)
-            if item is not None or self.dump_factory_nones:
-                delegate.dump(name, item)
-                # the delegate now has data: keys come from it from here on
-                self._reset_has_data()
+            if item is None and not self.dump_factory_nones:
+                return MISSING
+            self.delegate.dump(name, item)
+            # the delegate now has data: keys come from it from here on
+            self._reset_has_data()
         return item
 
     def get(self, name: str, default: Any = None) -> Any:
@@ -100,19 +109,16 @@ class FactoryStash(PreemptiveStash):
 
     def clear(self) -> None:
         super().clear()
-        if self.force_clear_factory or \
-                not isinstance(self.factory, ReadOnlyStash):
+        if self.force_clear_factory or self.factory.writable:
             self.factory.clear()
 
     def prime(self) -> None:
         super().prime()
-        if isinstance(self.factory, PrimeableStash):
-            self.factory.prime()
+        self.factory.prime()
 
     def close(self) -> None:
         super().close()
-        if isinstance(self.factory, CloseableStash):
-            self.factory.close()
+        self.factory.close()
 
 
 class CacheFactoryStash(FactoryStash):

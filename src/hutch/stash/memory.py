@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, KeysView, Mapping
 from typing import Any, Optional
 
-from ..util import _FreshLocks
+from ..util import MISSING, _FreshLocks
 from .base import CloseableStash
 
 __all__ = ['DictionaryStash', 'LRUCacheStash']
@@ -41,6 +41,9 @@ class DictionaryStash(CloseableStash):
     def load(self, name: str) -> Any:
         return self._data.get(name)
 
+    def lookup(self, name: str) -> Any:
+        return self._data.get(name, MISSING)
+
     def get(self, name: str, default: Any = None) -> Any:
         return self._data.get(name, default)
 
@@ -58,9 +61,6 @@ class DictionaryStash(CloseableStash):
 
     def keys(self) -> KeysView[str]:
         return self._data.keys()
-
-    def __getitem__(self, name: str) -> Any:
-        return self._data[name]
 
     def __len__(self) -> int:
         return len(self._data)
@@ -100,6 +100,9 @@ class LRUCacheStash(_FreshLocks, DictionaryStash):
                 return data[name]
             return None
 
+    def lookup(self, name: str) -> Any:
+        return self.get(name, MISSING)
+
     def get(self, name: str, default: Any = None) -> Any:
         with self._lock:
             data: OrderedDict[str, Any] = self._data  # type: ignore[assignment]
@@ -107,13 +110,6 @@ class LRUCacheStash(_FreshLocks, DictionaryStash):
                 data.move_to_end(name)
                 return data[name]
             return default
-
-    def __getitem__(self, name: str) -> Any:
-        with self._lock:
-            data: OrderedDict[str, Any] = self._data  # type: ignore[assignment]
-            value = data[name]
-            data.move_to_end(name)
-            return value
 
     def dump(self, name: str, inst: Any) -> None:
         with self._lock:

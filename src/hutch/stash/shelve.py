@@ -36,6 +36,7 @@ from .._files import FileLock, check_path, remove_stale_temps
 from .._keys import key_type_error, unencodable_key_error
 from ..errors import PersistableError, deserialize_error, serialize_error
 from ..serial import SerializerSpec, get_serializer
+from ..util import MISSING
 from ._dumb import open_safe_dumb
 from .base import CloseableStash, _PicklesByArguments
 
@@ -354,9 +355,18 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
             raise unencodable_key_error(name) from e
 
     def load(self, name: str) -> Any:
-        return self.get(name)
+        item = self._read(name)
+        return None if item is MISSING else item
+
+    def lookup(self, name: str) -> Any:
+        return self._read(name)
 
     def get(self, name: str, default: Any = None) -> Any:
+        item = self._read(name)
+        return default if item is MISSING else item
+
+    def _read(self, name: str) -> Any:
+        """The value under ``name``, or :data:`~hutch.MISSING`."""
         key = self._key(name)
 
         def op(db: Any) -> Any:
@@ -369,7 +379,7 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
                 raise PersistableError(f'cannot read: {e}', key=name,
                                        path=self.path) from e
             if data is None:
-                return default
+                return MISSING
             try:
                 value = self._loads(data)
             except Exception as e:
@@ -378,7 +388,7 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
                 cache[name] = value
             return value
 
-        return self._run(False, op, default)
+        return self._run(False, op, MISSING)
 
     def exists(self, name: str) -> bool:
         key = self._key(name)

@@ -349,9 +349,18 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
     # -- the stash primitives ----------------------------------------------
 
     def load(self, name: str) -> Any:
-        return self.get(name)
+        item = self._read(name)
+        return None if item is MISSING else item
+
+    def lookup(self, name: str) -> Any:
+        return self._read(name)
 
     def get(self, name: str, default: Any = None) -> Any:
+        item = self._read(name)
+        return default if item is MISSING else item
+
+    def _read(self, name: str) -> Any:
+        """The value under ``name``, or :data:`~hutch.MISSING`: one query."""
         if not isinstance(name, str):
             raise key_type_error(name)
         try:
@@ -362,17 +371,11 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         except sqlite3.Error as e:
             raise self._error('load', e, name) from e
         if row is None:
-            return default
+            return MISSING
         try:
             return self._loads(row[0])
         except Exception as e:
             raise deserialize_error(e, name, self.path) from e
-
-    def __getitem__(self, name: str) -> Any:
-        item = self.get(name, MISSING)
-        if item is MISSING:
-            raise KeyError(name)
-        return item
 
     def exists(self, name: str) -> bool:
         if not isinstance(name, str):

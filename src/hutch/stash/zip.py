@@ -21,6 +21,7 @@ from typing import Any, Optional, Union
 from .._files import check_path
 from .._keys import key_type_error
 from ..errors import BadValueError, CorruptDataError, PersistableError
+from ..util import MISSING
 from .base import CloseableStash, ReadOnlyStash, _PicklesByArguments
 
 __all__ = ['ZipStash']
@@ -153,15 +154,24 @@ class ZipStash(_PicklesByArguments, ReadOnlyStash, CloseableStash):
             state[0].close()
 
     def load(self, name: str) -> Any:
-        return self.get(name)
+        item = self._read(name)
+        return None if item is MISSING else item
+
+    def lookup(self, name: str) -> Any:
+        return self._read(name)
 
     def get(self, name: str, default: Any = None) -> Any:
+        item = self._read(name)
+        return default if item is MISSING else item
+
+    def _read(self, name: str) -> Any:
+        """The entry's content, or :data:`~hutch.MISSING` when it has none."""
         if not isinstance(name, str):
             raise key_type_error(name)
         archive, entries = self._archive()
         info = entries.get(name)
         if info is None:
-            return default
+            return MISSING
         try:
             data = archive.read(info)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError,
