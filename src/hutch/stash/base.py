@@ -19,10 +19,13 @@ import dataclasses
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Optional, TypeVar
 
 from ..errors import ReadOnlyError
 from ..util import MISSING, chunks
+
+if TYPE_CHECKING:
+    from .check import CheckReport
 
 __all__ = ['Stash', 'NoopStash', 'ReadOnlyStash', 'CloseableStash',
            'Primeable', 'PrimeableStash']
@@ -186,6 +189,19 @@ class Stash(ABC):
         Wrappers prime what they wrap, so priming the top of a stack primes
         all of it.
         """
+
+    def check(self, fix: bool = False, values: bool = False) -> CheckReport:
+        """What is wrong with this stash's store (see :mod:`hutch.stash.check`).
+
+        :param fix: remove what is safe to remove (what holds no data)
+        :param values: also read every value (a pickle runs code when read:
+            only for stores you trust)
+        """
+        from .check import CheckReport, check_values
+
+        report = CheckReport(type(self).__name__)
+        check_values(self, report, values)
+        return report
 
     def close(self) -> None:  # noqa: B027 -- most stashes hold nothing open
         """Release what the stash holds open; nothing, unless it holds

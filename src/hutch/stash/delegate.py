@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, ClassVar, Optional, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 
 from ..errors import PersistableError
 from ..util import MISSING, _FreshLocks
@@ -24,6 +24,9 @@ from .base import (
 __all__ = ['DelegateDefaults', 'DelegateStash', 'ReadOnlyDelegateStash',
            'KeyLimitStash', 'KeySubsetStash', 'PreemptiveStash',
            'PrimablePreemptiveStash', 'ProtectiveStash']
+
+if TYPE_CHECKING:
+    from .check import CheckReport
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +179,10 @@ class DelegateStash(CloseableStash):
     def close(self) -> None:
         """Close the delegate."""
         self.delegate.close()
+
+    def check(self, fix: bool = False, values: bool = False) -> CheckReport:
+        """The delegate's check: a wrapper keeps nothing of its own."""
+        return self.delegate.check(fix, values)
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({self.delegate!r})'

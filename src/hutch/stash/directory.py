@@ -45,6 +45,7 @@ from ..errors import deserialize_error, serialize_error
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING
 from .base import CloseableStash
+from .check import CheckReport, check_files
 
 __all__ = ['DirectoryStash', 'IncrementKeyDirectoryStash']
 
@@ -190,6 +191,22 @@ class DirectoryStash(CloseableStash):
         tools, say).
         """
         os.makedirs(self._dir, exist_ok=True)
+
+    def check(self, fix: bool = False, values: bool = False) -> CheckReport:
+        """Stale temporary files (removed with ``fix``), names that decode
+        to no key, what is not a regular file, files in the wrong shard,
+        and with ``values`` the values that can't be read.
+
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> s = DirectoryStash(folder)
+        >>> s['a'] = 1
+        >>> os.mkdir(os.path.join(folder, 'b.dat'))
+        >>> print(s.check())                              # doctest: +ELLIPSIS
+        DirectoryStash: 1 item, 1 problem
+          not a regular file: .../b.dat
+        """
+        return check_files(self, fix, values)
 
     def key_to_path(self, name: str) -> Path:
         """The file that holds (or would hold) the item of key ``name``.

@@ -56,6 +56,7 @@ from ..errors import (
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING, chunks
 from .base import CloseableStash, _PicklesByArguments
+from .check import DATABASE, CheckReport, Problem, check_values
 
 __all__ = ['SqliteStash']
 
@@ -81,6 +82,7 @@ SQL_ITEMS_AFTER = ('SELECT key, value FROM "{table}" WHERE key > ? '
 SQL_JOURNAL_MODE = 'PRAGMA journal_mode'
 SQL_WAL = 'PRAGMA journal_mode = WAL'
 SQL_SYNCHRONOUS = 'PRAGMA synchronous = NORMAL'
+SQL_QUICK_CHECK = 'PRAGMA quick_check'
 SQL_NO_WAIT = 'PRAGMA busy_timeout = 0'
 SQL_CHECKPOINT = 'PRAGMA wal_checkpoint(TRUNCATE)'
 
@@ -412,6 +414,23 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
             raise unencodable_key_error(name) from e
         except sqlite3.Error as e:
             raise self._error('delete', e, name) from e
+
+    def check(self, fix: bool = False, values: bool = False) -> CheckReport:
+        """SQLite's own ``quick_check`` of the database file, and with
+        ``values`` the rows whose value can't be read.  Nothing here is
+        safe to remove, so ``fix`` changes nothing."""
+        report = CheckReport(type(self).__name__)
+        if not self.path.exists():
+            return report
+        try:
+            rows = self._cursor().execute(SQL_QUICK_CHECK).fetchall()
+        except sqlite3.Error as e:
+            rows = [(str(e),)]
+        report.problems.extend(Problem(DATABASE, str(self.path), None, row[0])
+                               for row in rows if row[0] != 'ok')
+        if not report.problems:
+            check_values(self, report, values)
+        return report
 
     def clear(self) -> None:
         """Delete every row of the table (the file and table remain)."""
