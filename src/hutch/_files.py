@@ -32,7 +32,7 @@ from .util import _FreshLocks
 
 __all__ = ['TEMP_SUFFIX', 'check_path', 'path_type_error', 'is_temp_name',
            'atomic_write', 'atomic_writer', 'read_file', 'FileLock',
-           'lock_dir', 'remove_stale_temps']
+           'lock_dir', 'remove_stale_temps', 'finished_temp']
 
 TEMP_SUFFIX = '.hutch-tmp'
 """Every temporary file hutch writes is a dot-file ending in this suffix."""
@@ -284,6 +284,43 @@ class FileLock(_FreshLocks):
         state = super().__getstate__()
         state['_fd'] = None  # a copy does not hold the lock
         return state
+
+
+@contextmanager
+def finished_temp(beside: str | os.PathLike[str], data: bytes,
+                  durable: bool = False) -> Iterator[str]:
+    """A temporary file holding ``data`` in the folder of ``beside``, for
+    the block to give a final name with :func:`os.link`; removed after.
+
+    Linking fails with :class:`FileExistsError` when the name is taken, so
+    a writer claims a name by creating it exclusively -- no lock needed,
+    and the claim holds for every process that shares the folder, whatever
+    host it runs on and whatever path (symlinked or real) it uses.
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> with finished_temp(os.path.join(d, 'a'), b'x') as tmp:
+    ...     os.link(tmp, os.path.join(d, 'a'))
+    >>> os.listdir(d)
+    ['a']
+    """
+    fd, tmp = _open_temp(beside)
+    try:
+        try:
+            _write_all(fd, data)
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        yield tmp
+    finally:
+        _discard(tmp)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def remove_stale_temps(folder: str | os.PathLike[str],
