@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from hutch import IncrementKeyDirectoryStash
+from hutch import IncrementKeyDirectoryStash, ShelveStash
 
 from .procs import FORK, finish
 from .stashes import record, scaled
@@ -118,3 +118,57 @@ def test_increment_writers_of_two_users_lose_nothing(shared: Path) -> None:
     owners = {p.stat().st_uid for p in folder.iterdir()}
     assert owners == {0, NOBODY}
     record('edges-increment-two-users', writes=2 * WRITES, kept=kept)
+
+
+# -- ShelveStash ---------------------------------------------------------------
+
+def _store(path: str, lock_dir: str, tag: str, n: int,
+           as_nobody: bool) -> None:
+    os.umask(0)
+    if as_nobody:
+        _become_nobody()
+    os.environ['HUTCH_LOCK_DIR'] = lock_dir
+    stash = ShelveStash(path)
+    for i in range(n):
+        stash.dump(f'{tag}-{i}', i)
+
+
+def _check_stored(path: Path, tags: list[str], n: int) -> int:
+    stash = ShelveStash(path)
+    found = {k: stash.load(k) for k in stash.keys()}
+    assert found == {f'{t}-{i}': i for t in tags for i in range(n)}
+    return len(found)
+
+
+@pytest.mark.slow
+def test_shelf_writers_with_separate_lock_folders_lose_nothing(
+        tmp_path: Path) -> None:
+    path = tmp_path / 'shelf'
+    _run_writers(_store, [
+        (str(path), str(tmp_path / f'locks-{t}'), t, WRITES, False)
+        for t in 'ab'])
+    kept = _check_stored(path, ['a', 'b'], WRITES)
+    record('edges-shelf-two-hosts', writes=2 * WRITES, kept=kept)
+
+
+@pytest.mark.slow
+def test_shelf_writers_through_a_symlink_and_the_real_path_lose_nothing(
+        tmp_path: Path, _private_lock_dir: Path) -> None:
+    (tmp_path / 'real').mkdir()
+    (tmp_path / 'link').symlink_to(tmp_path / 'real')
+    _run_writers(_store, [
+        (str(tmp_path / folder / 'shelf'), str(_private_lock_dir), folder,
+         WRITES, False) for folder in ('real', 'link')])
+    kept = _check_stored(tmp_path / 'real' / 'shelf', ['real', 'link'], WRITES)
+    record('edges-shelf-symlink', writes=2 * WRITES, kept=kept)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to become nobody')
+def test_shelf_writers_of_two_users_lose_nothing(shared: Path) -> None:
+    path = shared / 'shelf'
+    _run_writers(_store, [
+        (str(path), str(shared / f'locks-{t}'), t, WRITES, t == 'nobody')
+        for t in ('root', 'nobody')])
+    kept = _check_stored(path, ['root', 'nobody'], WRITES)
+    record('edges-shelf-two-users', writes=2 * WRITES, kept=kept)

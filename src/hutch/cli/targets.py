@@ -16,13 +16,14 @@ Kinds are told apart by content, not by name:
   ``01`` ...; the shard count is worked out unless ``--shard`` gives it);
 * a file is SQLite when its first 16 bytes are SQLite's header, and a zip
   when it starts with a zip signature;
-* a path is a shelf when :func:`dbm.whichdb` recognises it, with or without
-  the extension its back end added (``.dat``, ``.dir``, ``.db`` ...).
+* a path is a shelf when :func:`dbm.whichdb` recognises it, or it has the
+  files of a ``dbm.dumb`` shelf (its index may be missing or damaged), with
+  or without the extension its back end added (``.dat``, ``.dir``, ``.db``
+  ...).
 """
 
 from __future__ import annotations
 
-import dbm
 import os
 import sqlite3
 import zipfile
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from ..errors import PersistableError
+from ..stash._shelf import backend_of
 
 if TYPE_CHECKING:
     from ..stash.base import CloseableStash
@@ -95,10 +97,10 @@ def shelf_base(path: Path) -> Optional[Path]:
         candidates.append(path.with_suffix(''))
     for base in candidates:
         try:
-            found = dbm.whichdb(os.fspath(base))
+            found = backend_of(base)
         except OSError:
             continue
-        if found:  # None: unreadable; '': not a dbm file
+        if found:  # None: no shelf; '': not a dbm file
             return base
     return None
 
