@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dbm
 import multiprocessing
+import os
 import pickle
 import shelve as std_shelve
 from collections.abc import Iterator
@@ -204,7 +205,9 @@ def test_a_kept_open_shelf_locks_out_others_until_closed(path: Path) -> None:
     owner = ShelveStash(path, auto_close=False)
     owner.dump('a', 1)
     other = ShelveStash(path, lock_timeout=0.1)
-    with pytest.raises(LockTimeoutError):
+    with pytest.raises(LockTimeoutError,
+                       match=f'held by process {os.getpid()} '
+                       r'\(this process\)'):
         other.load('a')
     owner.close()
     assert other.load('a') == 1
