@@ -221,7 +221,10 @@ def open_session(path: Path, write: bool, create: bool,
             raise
         except PersistableError:
             raise
-        except Exception as e:
+        except OSError as e:  # no permission, a full disk ...
+            raise PersistableError(f'cannot open shelf: {e}',
+                                   path=path) from e
+        except Exception as e:  # a back end that can't read the files
             raise CorruptDataError(f'cannot open shelf: {e!r}',
                                    path=path) from e
         return Session(fd, _Shelf(db, writeback and write, serializer, path),
