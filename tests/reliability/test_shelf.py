@@ -28,7 +28,12 @@ from typing import Any
 
 import pytest
 
-from hutch import CorruptDataError, PersistableError, ShelveStash
+from hutch import (
+    CorruptDataError,
+    IncrementKeyDirectoryStash,
+    PersistableError,
+    ShelveStash,
+)
 from hutch.cli.main import main as hutch
 
 from .procs import DONE, FORK, IN_FLIGHT, Killer, finish, progress_array
@@ -239,3 +244,28 @@ def test_an_index_cut_short_is_corrupt_data(tmp_path: Path) -> None:
         f.write("'a', (0, ")
     with pytest.raises(CorruptDataError, match='cut short'):
         ShelveStash(path).keys()
+
+
+def _append_on_a_full_disk(folder: str, out: Any) -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    stash = IncrementKeyDirectoryStash(folder)
+    stash.dump('small')
+    resource.setrlimit(resource.RLIMIT_FSIZE, (LIMIT, LIMIT))
+    try:
+        stash.dump(b'x' * (2 * LIMIT))
+        out.put('stored')
+    except PersistableError as e:
+        out.put((e.key, str(e.path)))
+    stash.dump('small-after')
+    out.put(sorted(os.listdir(folder)))
+
+
+def test_an_increment_store_failing_on_a_full_disk_names_key_and_file(
+        tmp_path: Path) -> None:
+    out = FORK.SimpleQueue()
+    proc = FORK.Process(target=_append_on_a_full_disk,
+                        args=(str(tmp_path), out))
+    proc.start()
+    assert finish(proc) == 0
+    assert out.get() == ('2', str(tmp_path / 'data-2.dat'))
+    assert out.get() == ['data-1.dat', 'data-2.dat']

@@ -40,7 +40,7 @@ from .._files import (
     read_file,
     remove_stale_temps,
 )
-from ..errors import deserialize_error
+from ..errors import PersistableError, deserialize_error
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING
 from .base import CloseableStash
@@ -425,6 +425,9 @@ class IncrementKeyDirectoryStash(DirectoryStash):
                 # a new (shard) folder, or clear() took it or our temporary
                 if attempt == _WRITE_ATTEMPTS - 1:
                     raise
+            except OSError as e:  # a full disk, no permission ...
+                raise PersistableError(f'cannot write: {e.strerror}',
+                                       key=str(number), path=file) from e
             try:
                 os.makedirs(os.path.dirname(file), exist_ok=True)
             except FileExistsError:
