@@ -24,6 +24,7 @@ Kinds are told apart by content, not by name:
 
 from __future__ import annotations
 
+import dbm
 import os
 import sqlite3
 import zipfile
@@ -91,17 +92,23 @@ def shard_folders(path: Path) -> list[str]:
 
 
 def shelf_base(path: Path) -> Optional[Path]:
-    """The name a shelf at ``path`` was opened with, if it is one."""
-    candidates = [path]
-    if path.suffix in SHELF_SUFFIXES:
-        candidates.append(path.with_suffix(''))
-    for base in candidates:
-        try:
-            found = backend_of(base)
-        except OSError:
-            continue
-        if found:  # None: no shelf; '': not a dbm file
-            return base
+    """The name a shelf at ``path`` was opened with, if it is one.
+
+    Named by its base name, a shelf whose index is missing (a lone
+    ``.dat``) is still a shelf; named by one of its files, it takes a
+    recognised database or an index beside it, since a lone ``x.dat`` is
+    more likely one file of a directory stash.
+    """
+    try:
+        if backend_of(path):  # None: no shelf; '': not a dbm file
+            return path
+        if path.suffix in SHELF_SUFFIXES:
+            base = path.with_suffix('')
+            if dbm.whichdb(os.fspath(base)) or \
+                    os.path.exists(f'{base}.dir'):
+                return base
+    except OSError:
+        pass
     return None
 
 
