@@ -54,11 +54,6 @@ class TestShardedDirectoryStash(WriteContract):
         return DirectoryStash(tmp_path / 'stash', shard=16)
 
 
-class TestIncrementKeyDirectoryStash(WriteContract):
-    def new_empty(self, tmp_path: Path) -> Stash:
-        return IncrementKeyDirectoryStash(tmp_path / 'stash')
-
-
 class TestDirectoryStashJsonZlib(WriteContract):
     def new_empty(self, tmp_path: Path) -> Stash:
         return DirectoryStash(tmp_path / 'stash', pattern='{name}.json.z',
@@ -520,7 +515,47 @@ def test_non_integer_keys_are_never_the_last(folder: Path) -> None:
         stash.dump(key, key)
     assert stash.get_last_key() == '3'
     assert stash.load() == 'three'
-    assert len(stash) == 6
+    assert len(stash) == 1
+
+
+def test_only_integer_keys_are_keys_as_in_the_original(folder: Path) -> None:
+    stash = IncrementKeyDirectoryStash(folder, name='some-name')
+    stash.dump('a-non-conform-key', 'data')
+    assert (folder / 'some-name-a-non-conform-key.dat').is_file()
+    assert (len(stash), list(stash.keys()), stash.get_last_key()) == \
+        (0, [], '0')
+    assert stash.load('a-non-conform-key') == 'data'
+    stash.dump('newdata')
+    assert (len(stash), list(stash.keys()), list(stash.values())) == \
+        (1, ['1'], ['newdata'])
+    assert list(stash) == [('1', 'newdata')]
+
+
+def test_clear_removes_non_integer_keys_too(folder: Path) -> None:
+    stash = IncrementKeyDirectoryStash(folder)
+    stash.dump('label', 1)
+    stash.dump(2)
+    stash.clear()
+    assert os.listdir(folder) == []
+
+
+def test_increment_dump_takes_the_next_number_with_no_lock_file(
+        folder: Path, _private_lock_dir: Path) -> None:
+    stash = IncrementKeyDirectoryStash(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / 'data-1.dat').write_bytes(b'planted by another host')
+    stash.dump('mine')
+    assert stash.load('2') == 'mine'
+    assert os.listdir(_private_lock_dir) == []
+    assert sorted(os.listdir(folder)) == ['data-1.dat', 'data-2.dat']
+
+
+def test_increment_keys_go_into_missing_shard_folders(folder: Path) -> None:
+    stash = IncrementKeyDirectoryStash(folder, shard=4)
+    for i in range(6):
+        stash.dump(i)
+    assert sorted(map(int, stash.keys())) == list(range(1, 7))
+    assert stash.load() == 5
 
 
 def test_last_key_keeps_its_stored_spelling(folder: Path) -> None:

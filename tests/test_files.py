@@ -353,6 +353,8 @@ def test_lock_works_after_its_folder_was_cleaned_away(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('HUTCH_LOCK_DIR', str(tmp_path / 'locks'))
     lock = FileLock(tmp_path / 'data.dat')
+    with lock:
+        pass
     (tmp_path / 'locks').rmdir()
     with lock:
         assert lock.lock_path.exists()

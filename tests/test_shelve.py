@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dbm
 import multiprocessing
+import os
 import pickle
 import shelve as std_shelve
 from collections.abc import Iterator
@@ -97,18 +98,45 @@ def test_clear_removes_every_file_the_back_end_made(path: Path) -> None:
     assert stash.keys() == []
 
 
-def test_reading_a_shelf_that_does_not_exist_creates_nothing(
+def test_first_access_makes_the_shelf_as_shelve_open_does(
         path: Path) -> None:
     stash = ShelveStash(path)
+    assert not stash.real_path.exists()
+    assert stash.load('a') is None
+    assert stash.real_path == Path(f'{path}.{ShelveStash.get_extension()}')
+    assert stash.real_path.exists()
+    with std_shelve.open(str(path), 'r') as plain:
+        assert list(plain.keys()) == []
+
+
+def test_entering_a_shelve_block_makes_the_shelf(path: Path) -> None:
+    with shelve(path) as stash:
+        assert not stash.exists('cool')
+    assert stash.real_path.exists()
+    with shelve(path) as stash:
+        stash.dump('cool', [1, 2, 123])
+    with shelve(path) as stash:
+        assert stash.load('cool') == [1, 2, 123]
+
+
+@pytest.mark.parametrize('auto_close', [True, False])
+def test_without_create_reads_of_a_missing_shelf_make_nothing(
+        path: Path, auto_close: bool) -> None:
+    stash = ShelveStash(path, create=False, auto_close=auto_close)
     assert (stash.load('a'), stash.exists('a'), stash.keys(), len(stash)) == \
         (None, False, [], 0)
+    stash.close()
     assert not path.parent.exists()
 
 
-def test_a_kept_open_shelf_reads_without_creating_files(path: Path) -> None:
-    with shelve(path, auto_close=False) as stash:
-        assert stash.load('a') is None
-    assert not path.parent.exists()
+def test_shelve_attribute_is_the_open_shelf(path: Path) -> None:
+    stash = ShelveStash(path)
+    shelf = stash.shelve
+    assert isinstance(shelf, std_shelve.Shelf)
+    shelf['a'] = [1]
+    assert stash.shelve is shelf and stash.load('a') == [1]
+    stash.close()
+    assert ShelveStash(path, lock_timeout=0).load('a') == [1]
 
 
 @pytest.mark.parametrize('call', ['load', 'exists', 'delete'])
@@ -177,7 +205,9 @@ def test_a_kept_open_shelf_locks_out_others_until_closed(path: Path) -> None:
     owner = ShelveStash(path, auto_close=False)
     owner.dump('a', 1)
     other = ShelveStash(path, lock_timeout=0.1)
-    with pytest.raises(LockTimeoutError):
+    with pytest.raises(LockTimeoutError,
+                       match=f'held by process {os.getpid()} '
+                       r'\(this process\)'):
         other.load('a')
     owner.close()
     assert other.load('a') == 1

@@ -110,6 +110,11 @@ def _check_version(version: Optional[Version]) -> Optional[bytes]:
     return repr(version).encode('utf-8', 'backslashreplace')
 
 
+LOCK_TIMEOUT = 3600.0
+"""How long, by default, a process waits for another computing the same
+file: finite, so a hung holder gives an error naming it, not a hang."""
+
+
 def _check_timeout(timeout: Optional[float]) -> None:
     if timeout is None:
         return
@@ -151,8 +156,9 @@ class PersistedWork(_FreshLocks, Deallocatable):
     :param version: a ``str`` or ``int`` stored with the file; a file written
         under another version (or none) is recomputed and overwritten
     :param lock_timeout: seconds to wait for another process computing the
-        same file before :class:`~hutch.errors.LockTimeoutError`; ``None``
-        waits as long as that process lives (a dead holder frees the lock)
+        same file before :class:`~hutch.errors.LockTimeoutError` (which
+        names that process); an hour by default; ``None`` waits as long as
+        that process lives (a dead holder frees the lock)
 
     >>> class Owner:
     ...     pass
@@ -170,7 +176,7 @@ class PersistedWork(_FreshLocks, Deallocatable):
                  deallocate_recursive: bool = False,
                  recover_empty: bool = False,
                  version: Optional[Version] = None,
-                 lock_timeout: Optional[float] = None) -> None:
+                 lock_timeout: Optional[float] = LOCK_TIMEOUT) -> None:
         super().__init__()
         if owner is None:
             raise TypeError('PersistedWork needs an owner, got None')
@@ -491,7 +497,7 @@ class persisted:
                  deallocate_recursive: bool = False,
                  recover_empty: bool = False,
                  version: Optional[Version] = None,
-                 lock_timeout: Optional[float] = None) -> None:
+                 lock_timeout: Optional[float] = LOCK_TIMEOUT) -> None:
         if not isinstance(name, str):
             raise TypeError(f'attribute name must be a str, got {name!r}')
         if not name.isidentifier():

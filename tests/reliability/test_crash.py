@@ -123,12 +123,12 @@ def test_a_killed_writer_leaves_every_key_whole(
     stash = kind.make(tmp_path)
     try:
         stash.clear()
+        if kind.owns_folder:
+            data = kind.data_dir(tmp_path)
+            assert not data.exists() or os.listdir(data) == []
         assert list(stash.keys()) == []
     finally:
         _close(stash)
-    if kind.owns_folder:
-        data = kind.data_dir(tmp_path)
-        assert not data.exists() or os.listdir(data) == []
 
 
 class _Versioned:

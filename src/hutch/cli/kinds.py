@@ -8,13 +8,13 @@ them and any serializer's output can be shown.
 from __future__ import annotations
 
 import datetime as dt
-import dbm
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
 
 from .._files import is_temp_name
+from ..stash._shelf import backend_of
 from ..stash.directory import DirectoryStash
 from ..stash.shelve import ShelveStash
 from ..stash.sqlite import SqliteStash
@@ -178,8 +178,10 @@ class ShelveTarget(Target):
         if base is None:
             raise TargetError('not a dbm shelf', path=path)
         self.base = base
-        self.backend = dbm.whichdb(os.fspath(base)) or 'unknown'
-        self.stash = ShelveStash(base, writeback=False, serializer='bytes')
+        self.backend = backend_of(base) or 'unknown'
+        # reads must never make files: the shelf is only opened, never made
+        self.stash = ShelveStash(base, writeback=False, serializer='bytes',
+                                 create=False)
 
     def files(self) -> Iterator[Path]:
         stem = self.base.name

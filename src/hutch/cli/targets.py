@@ -16,8 +16,10 @@ Kinds are told apart by content, not by name:
   ``01`` ...; the shard count is worked out unless ``--shard`` gives it);
 * a file is SQLite when its first 16 bytes are SQLite's header, and a zip
   when it starts with a zip signature;
-* a path is a shelf when :func:`dbm.whichdb` recognises it, with or without
-  the extension its back end added (``.dat``, ``.dir``, ``.db`` ...).
+* a path is a shelf when :func:`dbm.whichdb` recognises it, or it has the
+  files of a ``dbm.dumb`` shelf (its index may be missing or damaged), with
+  or without the extension its back end added (``.dat``, ``.dir``, ``.db``
+  ...).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from ..errors import PersistableError
+from ..stash._shelf import backend_of
 
 if TYPE_CHECKING:
     from ..stash.base import CloseableStash
@@ -89,17 +92,23 @@ def shard_folders(path: Path) -> list[str]:
 
 
 def shelf_base(path: Path) -> Optional[Path]:
-    """The name a shelf at ``path`` was opened with, if it is one."""
-    candidates = [path]
-    if path.suffix in SHELF_SUFFIXES:
-        candidates.append(path.with_suffix(''))
-    for base in candidates:
-        try:
-            found = dbm.whichdb(os.fspath(base))
-        except OSError:
-            continue
-        if found:  # None: unreadable; '': not a dbm file
-            return base
+    """The name a shelf at ``path`` was opened with, if it is one.
+
+    Named by its base name, a shelf whose index is missing (a lone
+    ``.dat``) is still a shelf; named by one of its files, it takes a
+    recognised database or an index beside it, since a lone ``x.dat`` is
+    more likely one file of a directory stash.
+    """
+    try:
+        if backend_of(path):  # None: no shelf; '': not a dbm file
+            return path
+        if path.suffix in SHELF_SUFFIXES:
+            base = path.with_suffix('')
+            if dbm.whichdb(os.fspath(base)) or \
+                    os.path.exists(f'{base}.dir'):
+                return base
+    except OSError:
+        pass
     return None
 
 

@@ -33,15 +33,15 @@ from typing import Any, Optional
 from .. import _keys
 from .._files import (
     TEMP_SUFFIX,
-    FileLock,
     atomic_write,
     check_folder,
     check_path,
+    finished_temp,
     is_temp_name,
     read_file,
     remove_stale_temps,
 )
-from ..errors import deserialize_error, serialize_error
+from ..errors import PersistableError, deserialize_error, serialize_error
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING
 from .base import CloseableStash
@@ -379,15 +379,20 @@ class IncrementKeyDirectoryStash(DirectoryStash):
     """A folder stash that numbers its items: ``dump(value)`` takes the next key.
 
     Keys are decimal integers as strings (``'1'``, ``'2'`` ...), in files
-    named ``<name>-<key>.dat``.  Handing out a key is done under a
-    :class:`~hutch._files.FileLock` and skips numbers whose file exists, so
-    processes dumping into the same folder at once never get the same key.
-    The first ``dump(value)`` of a stash object takes one more than the
-    highest integer key in the folder; later ones take the next free number
-    after the last it took (one folder scan per object, not per dump, as
-    in the original).  Keys that are not integers may be stored with
-    ``dump(key, value)``; they are listed by :meth:`keys` but never counted
-    as the last key.
+    named ``<name>-<key>.dat``.  A key is handed out by creating its file
+    exclusively (the value goes to a finished temporary file that is then
+    hard-linked under the number; a number whose file exists is skipped),
+    so processes dumping into one folder never get the same key -- without a
+    lock, whatever host they run on and whatever path (real or through a
+    symlink) they reach the folder by.  The first ``dump(value)`` of a stash
+    object takes one more than the highest integer key in the folder; later
+    ones take the next free number after the last it took (one folder scan
+    per object, not per dump, as in the original).
+
+    As in the original, only integer keys are keys of this stash: a value
+    stored with ``dump(key, value)`` under another key is written and reads
+    back with ``load(key)``, but :meth:`keys`, ``len()`` and iteration leave
+    it out and it is never the last key.
 
     :param path: the folder
     :param name: the file name prefix
@@ -395,9 +400,9 @@ class IncrementKeyDirectoryStash(DirectoryStash):
 
     >>> import tempfile
     >>> s = IncrementKeyDirectoryStash(tempfile.mkdtemp())
-    >>> s.dump('first'); s.dump('second')
-    >>> s.get_last_key(), s.load(), sorted(os.listdir(s.path))
-    ('2', 'second', ['data-1.dat', 'data-2.dat'])
+    >>> s.dump('first'); s.dump('second'); s.dump('label', 'not counted')
+    >>> s.get_last_key(), s.load(), sorted(s.keys()), s.load('label')
+    ('2', 'second', ['1', '2'], 'not counted')
     """
 
     def __init__(self, path: str | os.PathLike[str], name: str = 'data',
@@ -411,11 +416,19 @@ class IncrementKeyDirectoryStash(DirectoryStash):
         self.name = name
         self._next: Optional[int] = None  # the number to try next
 
+    @staticmethod
+    def _is_integer(key: str) -> bool:
+        return key.isascii() and key.isdigit()
+
+    def keys(self) -> list[str]:
+        """The integer keys (other keys' files are not listed)."""
+        return [k for k in super().keys() if self._is_integer(k)]
+
     def _last(self) -> tuple[int, Optional[str]]:
         """The highest integer key, as a number and as stored."""
         best, best_key = 0, None
         for key in self.keys():
-            if key.isascii() and key.isdigit() and int(key) >= best:
+            if int(key) >= best:
                 best, best_key = int(key), key
         return best, best_key
 
@@ -430,22 +443,44 @@ class IncrementKeyDirectoryStash(DirectoryStash):
             return str(last + 1)
         return str(last) if key is None else key
 
-    def _lock(self) -> FileLock:
-        return FileLock(os.path.join(self._dir, f'{self.name}-increment'))
-
     def dump(self, name: Any, inst: Any = MISSING) -> None:
         """``dump(value)`` stores under the next key; ``dump(key, value)`` as usual."""
         if inst is not MISSING:
             super().dump(name, inst)
             return
-        with self._lock():
-            number = self._next
-            if number is None:
-                number = self._last()[0] + 1
-            while self.exists(str(number)):  # taken by another stash object
-                number += 1
-            super().dump(str(number), name)
-            self._next = number + 1
+        number = self._next
+        if number is None:
+            number = self._last()[0] + 1
+        # serialized once, before any file is made (numbers are never long
+        # keys, so the bytes are the same whichever number is claimed)
+        data = self._encode(str(number), name)[1]
+        for attempt in range(_WRITE_ATTEMPTS):
+            file = self._locate(str(number))[0]
+            try:
+                with finished_temp(file, data, self.durable,
+                                   key=str(number)) as tmp:
+                    while True:
+                        try:
+                            os.link(tmp, file)
+                            break
+                        except FileExistsError:  # taken by another writer
+                            number += 1
+                            file = self._locate(str(number))[0]
+                self._next = number + 1
+                return
+            except FileNotFoundError:
+                # a new (shard) folder, or clear() took it or our temporary
+                if attempt == _WRITE_ATTEMPTS - 1:
+                    raise
+            except PersistableError:  # no room, said with key and file
+                raise
+            except OSError as e:  # no permission ...
+                raise PersistableError(f'cannot write: {e.strerror}',
+                                       key=str(number), path=file) from e
+            try:
+                os.makedirs(os.path.dirname(file), exist_ok=True)
+            except FileExistsError:
+                pass  # makedirs lost a race with clear()'s rmdir: retry
 
     def load(self, name: Optional[str] = None) -> Any:
         """The item under ``name``, or under the last key when ``name`` is ``None``."""

@@ -1,43 +1,38 @@
 """A stash in a ``dbm`` database, the store behind Python's :mod:`shelve`.
 
-:class:`ShelveStash` keeps its items in whichever ``dbm`` back end this
-Python has (``dbm.gnu``, ``dbm.ndbm`` or the pure-Python ``dbm.dumb``).  With
-the default pickle serializer the database is an ordinary shelf:
-:func:`shelve.open` reads what the stash wrote, and the stash reads shelves.
+With the default pickle serializer the database is an ordinary shelf:
+:func:`shelve.open` reads what :class:`ShelveStash` wrote, and the stash
+reads shelves of every ``dbm`` back end.  It makes new shelves with
+:mod:`hutch.stash._dumb`, a ``dbm.dumb`` that keeps that format but that a
+kill, a full disk or an exit without ``close()`` cannot corrupt or empty:
+every store is on disk when it returns.
 
-Every back end names its files its own way (``dbm.dumb`` makes ``.dat``,
-``.dir`` and ``.bak`` files beside ``path``, ``dbm.gnu`` one file at
-``path``); :attr:`ShelveStash.real_path` is the main one and
-:meth:`ShelveStash.clear` removes them all.
+As ``shelve.open`` does, the first access makes the shelf's files
+(``path.dat`` and ``path.dir``); :meth:`ShelveStash.clear` removes them all.
 
-Two processes may use one shelf: every access holds an inter-process
-:class:`~hutch._files.FileLock` on the path (kept outside the data folder).
-
-On ``dbm.dumb`` a process killed mid-write leaves the shelf as it was before
-or after that write, never torn or emptied: such shelves are opened through
-:mod:`hutch.stash._dumb`, which appends values and replaces the index
-atomically (same file format).
+Processes and threads share a shelf safely: each access holds an ``flock``
+on the shelf's own main file (``path.dat``), so writers exclude each other
+whatever host, container, user or path (real or symlinked) they come from.
 """
 
 from __future__ import annotations
 
-import dbm
-import importlib
 import logging
 import os
-import tempfile
+import shelve as std_shelve
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional, TypeVar, Union
 
-from .._files import FileLock, check_path, remove_stale_temps
+from .._files import check_path, remove_stale_temps
 from .._keys import key_type_error, unencodable_key_error
-from ..errors import PersistableError, deserialize_error, serialize_error
+from ..errors import PersistableError
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING
-from ._dumb import open_safe_dumb
+from . import _shelf
 from .base import CloseableStash, _PicklesByArguments
 
 __all__ = ['ShelveStash', 'shelve']
@@ -46,45 +41,14 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar('T')
 
-#: the files each ``dbm`` back end makes beside the path it is given, main
-#: file first (``dbm.ndbm`` makes ``.db`` or ``.pag``+``.dir``, by library)
-BACKEND_SUFFIXES: dict[str, tuple[str, ...]] = {
-    'dbm.gnu': ('',),
-    'dbm.ndbm': ('.db', '.pag', '.dir'),
-    'dbm.dumb': ('.dat', '.dir', '.bak'),
-}
-
-_DB_ERRORS: tuple[type[BaseException], ...] = (*dbm.error, OSError)
-
-# database handles inherited through fork() are never closed in the child
-# (closing commits a possibly stale index over the parent's); kept here so
-# they are never finalized either
-_inherited: list[Any] = []
-
-
-def _default_kind() -> str:
-    """The back end :func:`dbm.open` makes new databases with."""
-    for kind in BACKEND_SUFFIXES:
-        try:
-            importlib.import_module(kind)
-        except ImportError:
-            continue
-        return kind
-    raise PersistableError('no dbm back end available')  # pragma: no cover
-
-
-def _backend_files(path: Path, kind: str) -> list[Path]:
-    """The files of back end ``kind`` that exist for a database at ``path``."""
-    return [p for p in (Path(f'{path}{suffix}')
-                        for suffix in BACKEND_SUFFIXES.get(kind, ()))
-            if p.is_file()]
+_DB_ERRORS = _shelf._DB_ERRORS
 
 
 class ShelveStash(_PicklesByArguments, CloseableStash):
     """A stash in a ``dbm`` database: the original API's shelve stash.
 
-    :param path: the database, as given to :func:`dbm.open` (the back end
-        may add an extension; see :attr:`real_path`)
+    :param path: the database, as given to :func:`dbm.open` (the files are
+        ``path.dat`` and ``path.dir``; see :attr:`real_path`)
     :param writeback: with ``auto_close`` off, remember every item read or
         written and store them all again at :meth:`sync`/:meth:`close`, so
         changes made to a loaded object in place are saved (as
@@ -94,11 +58,15 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
         sees what other processes wrote and they see its writes at once.
         When off, the database stays open -- and the shelf locked against
         other processes, which wait up to ``lock_timeout`` -- from the first
-        call until :meth:`close`: faster for a burst of work in one process
+        call until :meth:`close` (or until the stash is garbage collected,
+        or the program exits): faster for a burst of work in one process
     :param serializer: turns values into stored bytes; pickle (a plain
         shelf) by default
     :param lock_timeout: seconds to wait for another process's hold on the
-        shelf before :class:`~hutch.LockTimeoutError`
+        shelf before :class:`~hutch.LockTimeoutError` (which names it)
+    :param create: make the shelf's files on first access, reads included,
+        as :func:`shelve.open` does; with ``False`` reads of a missing shelf
+        find nothing and make nothing (only writes make it)
 
     >>> import os, tempfile
     >>> s = ShelveStash(os.path.join(tempfile.mkdtemp(), 'shelf'))
@@ -113,18 +81,20 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
 
     #: pickled by path, never by open database
     _PICKLED = ('path', 'writeback', 'auto_close', 'serializer',
-                'lock_timeout')
+                'lock_timeout', 'create')
 
     def __init__(self, path: Union[str, os.PathLike[str]],
                  writeback: bool = True, auto_close: bool = True,
                  serializer: SerializerSpec = None,
-                 lock_timeout: Optional[float] = 60.0) -> None:
+                 lock_timeout: Optional[float] = 60.0,
+                 create: bool = True) -> None:
         path = check_path(path)
         self.path = Path(path)
         self.writeback = bool(writeback)
         self.auto_close = bool(auto_close)
         self.serializer = get_serializer(serializer)
         self.lock_timeout = lock_timeout
+        self.create = bool(create)
         self._setup()
 
     @property
@@ -135,54 +105,16 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
 
     def _setup(self) -> None:
         self._lock = threading.RLock()
-        self._flock = FileLock(self.path, timeout=self.lock_timeout)
-        self._db: Any = None          # the open database (auto_close off)
-        self._pid = -1                # the process that opened it
-        self._cache: dict[str, Any] = {}  # writeback items
-        self._dumps = self.serializer.dumps
-        self._loads = self.serializer.loads
+        self._session: Optional[_shelf.Session] = None  # held until close()
+        self._finalizer: Any = None  # a weakref.finalize closing the session
 
     # -- files ---------------------------------------------------------------
 
-    _extension: Optional[str] = None
-    _extension_known = False
-
     @classmethod
     def get_extension(cls) -> Optional[str]:
-        """The extension (without the dot) of the main file that this
-        Python's default ``dbm`` back end adds to a new database's path, or
-        ``None`` when it adds none (``dbm.gnu``).  Found once, by making a
-        database in a temporary folder."""
-        if not ShelveStash._extension_known:
-            with tempfile.TemporaryDirectory() as folder:
-                probe = Path(folder) / 'probe'
-                dbm.open(str(probe), 'c').close()
-                kind = dbm.whichdb(str(probe)) or ''
-                files = _backend_files(probe, kind)
-                ext = files[0].suffix if files and files[0] != probe else ''
-            ShelveStash._extension = ext[1:] if ext else None
-            ShelveStash._extension_known = True
-            logger.debug('dbm back end %s; extension %r', kind,
-                         ShelveStash._extension)
-        return ShelveStash._extension
-
-    def _kind(self) -> Optional[str]:
-        """The back end of the database at :attr:`path`; ``None`` if absent.
-
-        :raises PersistableError: when files are there but no back end
-            recognizes them
-        """
-        kind = dbm.whichdb(str(self.path))
-        if kind == '':
-            raise PersistableError('not a dbm database', path=self.path)
-        if kind is None and any(
-                Path(f'{self.path}{suffix}').exists()
-                for suffixes in BACKEND_SUFFIXES.values()
-                for suffix in suffixes):
-            # whichdb answers None ("no database") when it cannot tell what
-            # the files are: a damaged shelf must not read as an empty one
-            raise PersistableError('unreadable dbm database', path=self.path)
-        return kind
+        """The extension (without the dot) of the main file of the shelves
+        this stash makes: ``'dat'`` (they are ``dbm.dumb`` shelves)."""
+        return 'dat'
 
     @property
     def real_path(self) -> Path:
@@ -193,118 +125,111 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
         ``dbm.gnu``); this is that file for the shelf on disk, or the one a
         new shelf would make.
         """
-        kind = dbm.whichdb(str(self.path))
-        if kind:
-            files = _backend_files(self.path, kind)
-            if files:
-                return files[0]
-        ext = self.get_extension()
-        return self.path if ext is None else Path(f'{self.path}.{ext}')
+        return _shelf.main_file(self.path,
+                                _shelf.backend_of(self.path) or 'dbm.dumb')
 
     def files(self) -> list[Path]:
         """Every file the ``dbm`` back end made for this shelf."""
-        kind = dbm.whichdb(str(self.path))
-        return _backend_files(self.path, kind) if kind else []
+        return _shelf.files_of(self.path)
 
     # -- opening and closing -------------------------------------------------
 
-    def _open(self, flag: str) -> Any:
-        """Open the database with ``flag``: ``'r'`` (read only) or ``'w'``
-        give ``None`` when it does not exist yet; ``'c'`` makes it."""
+    @property
+    def shelve(self) -> std_shelve.Shelf:  # type: ignore[type-arg]
+        """The open shelf (a :class:`shelve.Shelf`), as in the original.
+
+        Taking it opens the shelf and holds it -- locked against other
+        processes -- until :meth:`close`, whatever :attr:`auto_close` says;
+        calls on the stash meanwhile use it too.
+        """
+        with self._lock:
+            session = self._held()
+            if session is None:
+                session = self._hold(True)
+            assert session is not None  # a write session is always made
+            return session.shelf
+
+    def _open(self, write: bool, create: bool,
+              writeback: bool = False) -> Optional[_shelf.Session]:
+        return _shelf.open_session(self.path, write, create,
+                                   self.lock_timeout, writeback,
+                                   self.serializer)
+
+    def _held(self) -> Optional[_shelf.Session]:
+        """The session this process holds, if any."""
+        session = self._session
+        if session is not None and session.pid != os.getpid():
+            # opened before a fork: the parent's, not ours to use
+            self._release()
+            return None
+        return session
+
+    def _hold(self, write: bool) -> Optional[_shelf.Session]:
+        """Open the shelf and keep it until :meth:`close` (or until this
+        stash is collected, or the program exits)."""
+        session = self._open(True, self.create or write, self.writeback)
+        if session is not None:
+            self._session = session
+            self._finalizer = weakref.finalize(self, session.close)
+        return session
+
+    def _release(self) -> None:
+        session, self._session = self._session, None
+        finalizer, self._finalizer = self._finalizer, None
+        if finalizer is not None:
+            finalizer.detach()
+        if session is not None:
+            session.close()
+
+    def _run(self, write: bool, op: Callable[[_shelf._Shelf], T],
+             absent: T) -> T:
+        """``op(shelf)`` on the open shelf, under the locks; ``absent`` for
+        a read of a shelf that does not exist (and is not to be made)."""
+        with self._lock:
+            session = self._held()
+            if session is None and not self.auto_close:
+                session = self._hold(write)
+            if session is not None:
+                return self._guarded(op, session)
+            session = self._open(write, self.create or write)
+            if session is None:
+                return absent
+            try:
+                result = self._guarded(op, session)
+            except BaseException as e:
+                try:
+                    session.close()
+                except Exception as close_error:
+                    # the call's own error is the one to see
+                    logger.error('closing %s after a failed call also '
+                                 'failed: %s', self.path, close_error)
+                    if hasattr(e, 'add_note'):
+                        e.add_note(f'closing the shelf also failed: '
+                                   f'{close_error}')
+                raise
+            session.close()
+            return result
+
+    def _guarded(self, op: Callable[[_shelf._Shelf], T],
+                 session: _shelf.Session) -> T:
         try:
-            kind = self._kind()
-            if kind is None:
-                if flag != 'c':
-                    return None
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                if _default_kind() == 'dbm.dumb':
-                    return open_safe_dumb(str(self.path), 'c')
-                return dbm.open(str(self.path), 'c')
-            if kind == 'dbm.dumb':
-                # as shipped, dbm.dumb loses or tears data when killed
-                return open_safe_dumb(str(self.path),
-                                      'r' if flag == 'r' else 'w')
-            module = importlib.import_module(kind)
-            return module.open(str(self.path), 'r' if flag == 'r' else 'w')
+            return op(session.shelf)
         except PersistableError:
             raise
-        except Exception as e:
-            # dbm.dumb parses its index with ast: a damaged index raises
-            # SyntaxError or ValueError, not dbm.error
-            raise PersistableError(
-                f'cannot open shelf: {e!r}', path=self.path) from e
-
-    def _close_db(self, db: Any) -> None:
-        try:
-            db.close()
         except _DB_ERRORS as e:
-            raise PersistableError(
-                f'cannot close shelf: {e}', path=self.path) from e
-
-    def _run(self, write: bool, op: Callable[[Any], T], absent: T) -> T:
-        """``op(db)`` on the open database, under the locks; ``absent`` for a
-        read of a shelf that does not exist yet."""
-        with self._lock:
-            if self.auto_close:
-                with self._flock:
-                    db = self._open('c' if write else 'r')
-                    if db is None:
-                        return absent
-                    try:
-                        return op(db)
-                    finally:
-                        self._close_db(db)
-            db = self._db
-            if db is None or self._pid != os.getpid():
-                db = self._hold(write)
-                if db is None:
-                    return absent
-            return op(db)
-
-    def _hold(self, write: bool) -> Any:
-        """Open the database and lock the shelf until :meth:`close` (for
-        ``auto_close`` off); ``None`` for a read when there is no shelf."""
-        if self._db is not None:  # opened before a fork: not ours
-            self._forget_inherited()
-        self._flock.acquire()
-        try:
-            db = self._open('c' if write else 'w')
-        except BaseException:
-            self._flock.release()
-            raise
-        if db is None:
-            self._flock.release()
-            return None
-        self._db, self._pid = db, os.getpid()
-        return db
-
-    def _forget_inherited(self) -> None:
-        """In a forked child: leave the parent's database alone and drop
-        the child's copy of the parent's lock."""
-        _inherited.append(self._db)
-        self._db = None
-        self._cache = {}
-        self._flock.release()
+            raise PersistableError(f'cannot use shelf: {e}',
+                                   path=self.path) from e
 
     def sync(self) -> None:
         """Store the writeback items again and flush the database to disk."""
         with self._lock:
-            if self._db is None or self._pid != os.getpid():
-                return
-            self._write_back(self._db)
-            sync = getattr(self._db, 'sync', None)
-            if sync is not None:
+            session = self._held()
+            if session is not None:
                 try:
-                    sync()
+                    session.shelf.sync()
                 except _DB_ERRORS as e:
                     raise PersistableError(
                         f'cannot sync shelf: {e}', path=self.path) from e
-
-    def _write_back(self, db: Any) -> None:
-        cache, self._cache = self._cache, {}
-        for name, value in cache.items():
-            self._put(db, name, name.encode('utf-8'),
-                      self._serialize(name, value))
 
     def close(self) -> None:
         """Write back, close the database and let other processes in.
@@ -312,47 +237,23 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
         The stash stays usable: the next call opens the database again.
         """
         with self._lock:
-            db = self._db
-            if db is None:
+            if self._session is not None and \
+                    self._session.pid != os.getpid():
+                self._held()  # lets go of the copy inherited by fork
                 return
-            if self._pid != os.getpid():
-                self._forget_inherited()
-                return
-            self._db = None
-            try:
-                self._write_back(db)
-            finally:
-                try:
-                    self._close_db(db)
-                finally:
-                    self._flock.release()
+            self._release()
 
     # -- the stash primitives ----------------------------------------------
 
-    def _serialize(self, name: str, value: Any) -> bytes:
-        """The bytes of ``value``, made before the shelf is opened, so a
-        value that can't be serialized leaves the shelf as it was."""
-        try:
-            return self._dumps(value)
-        except Exception as e:
-            raise serialize_error(e, value, self.serializer.name, name,
-                                  self.path) from e
-
-    def _put(self, db: Any, name: str, key: bytes, data: bytes) -> None:
-        try:
-            db[key] = data
-        except _DB_ERRORS as e:
-            raise PersistableError(f'cannot store: {e}', key=name,
-                                   path=self.path) from e
-
-    def _key(self, name: object) -> bytes:
-        """The dbm key of stash key ``name``; a clear error for a bad one."""
+    def _key(self, name: object) -> str:
+        """``name``, checked: a clear error for a key a shelf can't hold."""
         if not isinstance(name, str):
             raise key_type_error(name)
         try:
-            return name.encode('utf-8')
+            name.encode('utf-8')
         except UnicodeEncodeError as e:
             raise unencodable_key_error(name) from e
+        return name
 
     def load(self, name: str) -> Any:
         item = self._read(name)
@@ -369,39 +270,30 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
         """The value under ``name``, or :data:`~hutch.MISSING`."""
         key = self._key(name)
 
-        def op(db: Any) -> Any:
-            cache = self._cache
-            if name in cache:
-                return cache[name]
+        def op(shelf: std_shelve.Shelf) -> Any:  # type: ignore[type-arg]
             try:
-                data = db.get(key)
-            except _DB_ERRORS as e:
-                raise PersistableError(f'cannot read: {e}', key=name,
-                                       path=self.path) from e
-            if data is None:
+                return shelf[key]
+            except KeyError:
                 return MISSING
-            try:
-                value = self._loads(data)
-            except Exception as e:
-                raise deserialize_error(e, name, self.real_path) from e
-            if self.writeback and not self.auto_close:
-                cache[name] = value
-            return value
 
         return self._run(False, op, MISSING)
 
     def exists(self, name: str) -> bool:
         key = self._key(name)
-        return self._run(False, lambda db: key in db, False)
+        return self._run(False, lambda shelf: key in shelf, False)
 
     def dump(self, name: str, inst: Any) -> None:
         key = self._key(name)
-        data = self._serialize(name, inst)
+        # serialized before the shelf is opened: a value that can't be
+        # stored leaves no file behind, even as a shelf's first value
+        data = _shelf.serialize(self.serializer, name, inst, self.path)
 
-        def op(db: Any) -> None:
-            self._put(db, name, key, data)
-            if self.writeback and not self.auto_close:
-                self._cache[name] = inst
+        def op(shelf: _shelf._Shelf) -> None:
+            try:
+                shelf.store(key, inst, data)
+            except _DB_ERRORS as e:
+                raise PersistableError(f'cannot store: {e}', key=name,
+                                       path=self.path) from e
 
         self._run(True, op, None)
 
@@ -413,13 +305,11 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
             return
         key = self._key(name)
 
-        def op(db: Any) -> None:
-            self._cache.pop(name, None)
+        def op(shelf: std_shelve.Shelf) -> None:  # type: ignore[type-arg]
             try:
-                if key in db:
-                    del db[key]
-                else:
-                    logger.debug('delete of missing key %r', name)
+                del shelf[key]
+            except KeyError:
+                logger.debug('delete of missing key %r', name)
             except _DB_ERRORS as e:
                 raise PersistableError(f'cannot delete: {e}', key=name,
                                        path=self.path) from e
@@ -427,8 +317,7 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
         self._run(True, op, None)
 
     def keys(self) -> list[str]:
-        return self._run(
-            False, lambda db: [k.decode('utf-8') for k in db.keys()], [])
+        return self._run(False, lambda shelf: list(shelf.keys()), [])
 
     def __len__(self) -> int:
         return self._run(False, len, 0)
@@ -436,11 +325,14 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
     def clear(self) -> None:
         """Remove every file the ``dbm`` back end made for this shelf."""
         with self._lock:
-            if self._db is not None:
+            session = self._held()
+            if session is not None:
                 # the items are going: nothing to write back
-                self._cache = {}
-                self.close()
-            with self._flock:
+                session.shelf.cache.clear()
+                self._release()
+            fd = _shelf._lock(self.real_path, False, False,
+                              self.lock_timeout, self.path)
+            try:
                 for path in self.files():
                     path.unlink()
                     logger.debug('removed %s', path)
@@ -448,6 +340,9 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
                 prefix = f'.{self.path.name}.'
                 remove_stale_temps(self.path.parent,
                                    keep=lambda n: not n.startswith(prefix))
+            finally:
+                if fd is not None:
+                    os.close(fd)
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({str(self.path)!r})'
