@@ -32,12 +32,10 @@ from typing import Any, Optional
 
 from .. import _keys
 from .._files import (
-    TEMP_SUFFIX,
     atomic_write,
     check_folder,
     check_path,
     finished_temp,
-    is_temp_name,
     read_file,
     remove_stale_temps,
 )
@@ -361,15 +359,8 @@ class DirectoryStash(CloseableStash):
     def _clear_folder(self, folder: str, shard: Optional[str]) -> None:
         for key in self._scan(folder, shard):
             self.delete(key)
-        remove_stale_temps(folder, keep=lambda name: not self._is_own_temp(name))
-
-    def _is_own_temp(self, name: str) -> bool:
-        """Whether ``name`` is a temporary file of one of our files."""
-        if not is_temp_name(name):
-            return False
-        # '.<file>.<pid>.<n>' + TEMP_SUFFIX
-        file = name[1:-len(TEMP_SUFFIX)].rsplit('.', 2)[0]
-        return file.startswith(self._prefix) and file.endswith(self._suffix)
+        remove_stale_temps(folder, of=lambda file: file.startswith(
+            self._prefix) and file.endswith(self._suffix))
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({self._dir!r}, pattern={self.pattern!r})'

@@ -337,9 +337,9 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
                     path.unlink()
                     logger.debug('removed %s', path)
                 # index files left half written by killed writers
-                prefix = f'.{self.path.name}.'
+                prefix = f'{self.path.name}.'
                 remove_stale_temps(self.path.parent,
-                                   keep=lambda n: not n.startswith(prefix))
+                                   of=lambda file: file.startswith(prefix))
             finally:
                 if fd is not None:
                     os.close(fd)
