@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional, TypeVar, Union
 
+from .. import _process
 from .._files import check_path, remove_stale_temps
 from .._keys import key_type_error, unencodable_key_error
 from ..errors import PersistableError
@@ -158,7 +159,7 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
     def _held(self) -> Optional[_shelf.Session]:
         """The session this process holds, if any."""
         session = self._session
-        if session is not None and session.pid != os.getpid():
+        if session is not None and session.pid != _process.pid:
             # opened before a fork: the parent's, not ours to use
             self._release()
             return None
@@ -238,7 +239,7 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
         """
         with self._lock:
             if self._session is not None and \
-                    self._session.pid != os.getpid():
+                    self._session.pid != _process.pid:
                 self._held()  # lets go of the copy inherited by fork
                 return
             self._release()
