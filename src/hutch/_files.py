@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO, Any, Optional
 
 from .errors import DiskFullError, LockTimeoutError, PersistableError
-from .util import _FreshLocks
+from .util import _FreshLocks, check_seconds
 
 __all__ = ['TEMP_SUFFIX', 'check_path', 'check_folder', 'path_type_error',
            'is_temp_name', 'temp_target',
@@ -424,11 +424,7 @@ class FileLock(_FreshLocks):
 
     def __init__(self, path: str | os.PathLike[str],
                  timeout: Optional[float] = 60.0, shared: bool = False) -> None:
-        if timeout is not None and (isinstance(timeout, bool) or
-                                    not isinstance(timeout, (int, float))):
-            raise TypeError(f'timeout must be a number or None, got {timeout!r}')
-        if timeout is not None and timeout < 0:
-            raise ValueError(f'timeout must not be negative, got {timeout}')
+        check_seconds(timeout, 'timeout')
         self.path = Path(path)
         self.timeout = timeout
         self.shared = shared

@@ -41,7 +41,7 @@ from .._files import (
 )
 from ..errors import PersistableError, deserialize_error, serialize_error
 from ..serial import SerializerSpec, get_serializer
-from ..util import MISSING
+from ..util import MISSING, check_int
 from .base import CloseableStash
 from .check import CheckReport, check_files
 
@@ -135,9 +135,7 @@ class DirectoryStash(CloseableStash):
                  serializer: SerializerSpec = None, shard: int = 0,
                  on_error: str = 'raise', durable: bool = False) -> None:
         path = check_path(path)
-        if isinstance(shard, bool) or not isinstance(shard, int):
-            raise TypeError(f'shard must be an int, got {shard!r}')
-        if shard == 1 or shard < 0 or shard > 1 << 16:
+        if check_int(shard, 'shard') in (1,) or shard < 0 or shard > 1 << 16:
             raise ValueError(f'shard must be 0 or 2 .. 65536, got {shard}')
         if on_error not in _ON_ERROR:
             raise ValueError(

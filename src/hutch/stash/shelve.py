@@ -334,13 +334,16 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
             fd = _shelf._lock(self.real_path, False, False,
                               self.lock_timeout, self.path)
             try:
-                for path in self.files():
-                    path.unlink()
-                    logger.debug('removed %s', path)
-                # index files left half written by killed writers
+                # index files left half written by killed writers go first:
+                # once the main file is unlinked, a new shelf may be made
+                # (and locked, on its new file) at once, and its writer's
+                # temporary file is not stale
                 prefix = f'{self.path.name}.'
                 remove_stale_temps(self.path.parent,
                                    of=lambda file: file.startswith(prefix))
+                for path in self.files():
+                    path.unlink()
+                    logger.debug('removed %s', path)
             finally:
                 if fd is not None:
                     os.close(fd)

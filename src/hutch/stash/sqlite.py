@@ -55,7 +55,7 @@ from ..errors import (
     serialize_error,
 )
 from ..serial import SerializerSpec, get_serializer
-from ..util import MISSING, chunks
+from ..util import MISSING, check_seconds, chunks
 from .base import CloseableStash, _PicklesByArguments
 from .check import DATABASE, CheckReport, Problem, check_values
 
@@ -168,10 +168,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         if table.lower().startswith('sqlite_'):
             raise ValueError(f'table names starting with sqlite_ are '
                              f'reserved by SQLite, got {table!r}')
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
-                or timeout < 0:
-            raise ValueError(f'timeout must be a non-negative number, '
-                             f'got {timeout!r}')
+        check_seconds(timeout, 'timeout', none=False)
         self.path = Path(path)
         self.table = table
         self.serializer = get_serializer(serializer)
