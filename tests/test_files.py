@@ -169,7 +169,7 @@ def test_temp_names_are_hidden_and_marked() -> None:
 def test_remove_stale_temps_spares_kept_and_other_files(tmp_path: Path) -> None:
     for name in ('.a.1.0.hutch-tmp', '.b.1.0.hutch-tmp', 'a', '.hidden'):
         (tmp_path / name).touch()
-    removed = remove_stale_temps(tmp_path, keep=lambda n: n.startswith('.b'))
+    removed = remove_stale_temps(tmp_path, of=lambda f: not f.startswith('b'))
     assert removed == 1
     assert sorted(os.listdir(tmp_path)) == ['.b.1.0.hutch-tmp', '.hidden', 'a']
 

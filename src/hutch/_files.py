@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import IO, Any, Optional
 
 from .errors import DiskFullError, LockTimeoutError, PersistableError
-from .util import _FreshLocks
+from .util import _FreshLocks, check_seconds
 
 __all__ = ['TEMP_SUFFIX', 'check_path', 'check_folder', 'path_type_error',
-           'is_temp_name',
+           'is_temp_name', 'temp_target',
            'atomic_write', 'atomic_writer', 'read_file', 'FileLock',
            'lock_dir', 'lock_holders', 'wait_for_flock', 'remove_stale_temps',
            'finished_temp']
@@ -116,6 +116,21 @@ def is_temp_name(name: str) -> bool:
     (True, False)
     """
     return name.startswith('.') and name.endswith(TEMP_SUFFIX)
+
+
+def temp_target(name: str) -> Optional[str]:
+    """The name of the file a temporary file ``name`` was written for, or
+    ``None`` when ``name`` is no temporary of hutch's.
+
+    Temporaries are named ``.<file>.<pid>.<n>`` and :data:`TEMP_SUFFIX`.
+
+    >>> temp_target('.data.dat.12.0.hutch-tmp'), temp_target('data.dat')
+    ('data.dat', None)
+    """
+    if not is_temp_name(name):
+        return None
+    parts = name[1:-len(TEMP_SUFFIX)].rsplit('.', 2)
+    return parts[0] if len(parts) == 3 else None
 
 
 _NO_ROOM = frozenset(
@@ -409,11 +424,7 @@ class FileLock(_FreshLocks):
 
     def __init__(self, path: str | os.PathLike[str],
                  timeout: Optional[float] = 60.0, shared: bool = False) -> None:
-        if timeout is not None and (isinstance(timeout, bool) or
-                                    not isinstance(timeout, (int, float))):
-            raise TypeError(f'timeout must be a number or None, got {timeout!r}')
-        if timeout is not None and timeout < 0:
-            raise ValueError(f'timeout must not be negative, got {timeout}')
+        check_seconds(timeout, 'timeout')
         self.path = Path(path)
         self.timeout = timeout
         self.shared = shared
@@ -551,8 +562,12 @@ def finished_temp(beside: str | os.PathLike[str], data: bytes,
 
 
 def remove_stale_temps(folder: str | os.PathLike[str],
-                       keep: Callable[[str], bool] = lambda n: False) -> int:
+                       of: Callable[[str], bool] = lambda file: True) -> int:
     """Delete hutch temporary files in ``folder``; return how many went.
+
+    :param of: which temporaries go, by the name of the file each was
+        written for (see :func:`temp_target`): those of a stash's own files,
+        say, not those of others sharing the folder
 
     Only called by ``clear()``-like operations: a temp file that is still
     being written by a live writer makes that writer's rename fail, which is
@@ -564,7 +579,8 @@ def remove_stale_temps(folder: str | os.PathLike[str],
     except FileNotFoundError:
         return 0
     for entry in entries:
-        if is_temp_name(entry.name) and not keep(entry.name):
+        target = temp_target(entry.name)
+        if target is not None and of(target):
             try:
                 os.unlink(entry.path)
                 removed += 1

@@ -77,13 +77,18 @@ _HASH_CHARS = 32
 # the escape character, what Windows forbids, and lone surrogates)
 _UNSAFE = '\x00-\x1f\x7f-\x9f/\\\\%<>:"|?*\ud800-\udfff'
 _DEVICES = r'(?i:con|prn|aux|nul|com[0-9]|lpt[0-9])'
-_RESERVED = rf'{_DEVICES}(?:\.|$)'
-_SAFE = re.compile(rf'(?!\.)(?!{_RESERVED})[^{_UNSAFE}]+(?<![. ])')
-_UNSAFE_CHAR = re.compile(f'[{_UNSAFE}]')
-_RESERVED_START = re.compile(_RESERVED)
 
-#: a plain key that is its own file name; hot paths call this directly
-is_plain = _SAFE.fullmatch
+
+def _safe_name(end: str) -> str:
+    """The regex of a key that is its own file name -- no leading dot, no
+    Windows device name, no unsafe character, no trailing dot or space --
+    where ``end`` matches what follows the key (``$`` for a bare key)."""
+    return rf'(?!\.)(?!{_DEVICES}(?:\.|{end}))[^{_UNSAFE}]+(?<![. ])'
+
+
+_SAFE = re.compile(_safe_name('$'))
+_UNSAFE_CHAR = re.compile(f'[{_UNSAFE}]')
+_RESERVED_START = re.compile(rf'{_DEVICES}(?:\.|$)')
 
 
 def key_type_error(key: object) -> TypeError:
@@ -282,8 +287,7 @@ class FileNames:
         # listings are names joined by NUL, which no file name holds: one
         # regex pass then finds every plain key
         self._plain = re.compile(
-            rf'{start}{pre}((?!\.)(?!{_DEVICES}(?:\.|{suf}{end}))'
-            rf'[^{_UNSAFE}]+(?<![. ])){suf}{end}')
+            rf'{start}{pre}({_safe_name(suf + end)}){suf}{end}')
         self._escaped = re.compile(rf'{start}{pre}([^\x00]*?%[^\x00]*){suf}{end}')
 
     def name_of(self, key: str) -> tuple[str, bool]:

@@ -71,7 +71,7 @@ from .errors import (
     deserialize_error,
     serialize_error,
 )
-from .util import MISSING, _FreshLocks
+from .util import MISSING, _FreshLocks, check_seconds
 
 __all__ = ['PersistedWork', 'persisted']
 
@@ -116,12 +116,7 @@ file: finite, so a hung holder gives an error naming it, not a hang."""
 
 
 def _check_timeout(timeout: Optional[float]) -> None:
-    if timeout is None:
-        return
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(f'lock_timeout must be a number, got {timeout!r}')
-    if timeout < 0:
-        raise ValueError(f'lock_timeout must not be negative, got {timeout}')
+    check_seconds(timeout, 'lock_timeout')
 
 
 class PersistedWork(_FreshLocks, Deallocatable):

@@ -36,6 +36,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Union
 
+from .util import check_int
+
 __all__ = ['Serializer', 'PickleSerializer', 'JsonSerializer',
            'BytesSerializer', 'TextSerializer', 'Compressed',
            'get_serializer', 'SerializerSpec', 'CODECS']
@@ -70,11 +72,8 @@ class PickleSerializer(Serializer):
     name = 'pickle'
 
     def __init__(self, protocol: int = pickle.HIGHEST_PROTOCOL) -> None:
-        if isinstance(protocol, bool) or not isinstance(protocol, int):
-            raise TypeError(f'pickle protocol must be an int, got {protocol!r}')
-        if not 0 <= protocol <= pickle.HIGHEST_PROTOCOL:
-            raise ValueError(f'no such pickle protocol: {protocol}')
-        self.protocol = protocol
+        self.protocol = check_int(protocol, 'pickle protocol', 0,
+                                  pickle.HIGHEST_PROTOCOL)
         # bound once: this is the hot path of every durable stash
         self.loads = pickle.loads  # type: ignore[method-assign,assignment]
 
@@ -201,11 +200,7 @@ class Compressed(Serializer):
                 f'unknown codec {codec!r}; known: {", ".join(sorted(CODECS))}')
         if level is None:
             level = CODECS[codec]
-        if isinstance(level, bool) or not isinstance(level, int):
-            raise TypeError(f'compression level must be an int, got {level!r}')
-        low, high = _LEVELS[codec]
-        if not low <= level <= high:
-            raise ValueError(f'{codec} levels are {low} .. {high}, got {level}')
+        check_int(level, f'{codec} level', *_LEVELS[codec])
         self.inner = inner
         self.codec = codec
         self.level = level

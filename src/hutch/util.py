@@ -8,7 +8,7 @@ from typing import Any, ClassVar, NoReturn, Optional
 
 from .errors import PersistableError
 
-__all__ = ['chunks', 'NotPickleable', 'MISSING']
+__all__ = ['chunks', 'NotPickleable', 'MISSING', 'check_int', 'check_seconds']
 
 
 class _Missing:
@@ -35,6 +35,62 @@ MISSING: Any = _Missing()
 """Sentinel for "absent", distinct from a stored ``None`` (survives pickling)."""
 
 
+def check_int(value: object, name: str, low: Optional[int] = None,
+              high: Optional[int] = None) -> int:
+    """``value`` when it is an ``int`` (a ``bool`` is not) from ``low`` to
+    ``high``: the one check of every count and size an argument gives.
+
+    :raises TypeError: naming ``name``, for anything but an int
+    :raises ValueError: naming ``name``, for an int out of range
+
+    >>> check_int(3, 'limit', low=0)
+    3
+    >>> check_int(-1, 'limit', low=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: limit must be >= 0, got -1
+    >>> check_int('3', 'limit')
+    Traceback (most recent call last):
+    ...
+    TypeError: limit must be an int, got str: '3'
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f'{name} must be an int, got {type(value).__name__}: {value!r}')
+    if (low is not None and value < low) or (high is not None and
+                                             value > high):
+        span = f'>= {low}' if high is None else f'<= {high}' \
+            if low is None else f'{low} .. {high}'
+        raise ValueError(f'{name} must be {span}, got {value}')
+    return value
+
+
+def check_seconds(value: object, name: str,
+                  none: bool = True) -> Optional[float]:
+    """``value`` as a duration in seconds: a number >= 0, or ``None`` (for
+    ever) when ``none`` allows it.
+
+    :raises TypeError: naming ``name``, for anything but a number (or None)
+    :raises ValueError: naming ``name``, for a negative number
+
+    >>> check_seconds(1, 'timeout'), check_seconds(None, 'timeout')
+    (1.0, None)
+    >>> check_seconds(-1, 'timeout')
+    Traceback (most recent call last):
+    ...
+    ValueError: timeout must not be negative, got -1
+    """
+    if value is None and none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        kind = 'a number or None' if none else 'a number'
+        raise TypeError(f'{name} must be {kind}, got '
+                        f'{type(value).__name__}: {value!r}')
+    if value < 0:
+        raise ValueError(f'{name} must not be negative, got {value}')
+    return float(value)
+
+
 class chunks(Iterator[list[Any]]):  # noqa: N801 -- the original's name
     """The items of ``iterable`` in lists of at most ``size``, lazily.
 
@@ -55,10 +111,7 @@ class chunks(Iterator[list[Any]]):  # noqa: N801 -- the original's name
 
     def __init__(self, iterable: Iterable[Any], size: int,
                  enum: bool = False) -> None:
-        if isinstance(size, bool) or not isinstance(size, int):
-            raise TypeError(f'chunk size must be an int, got {size!r}')
-        if size < 1:
-            raise ValueError(f'chunk size must be positive, got {size}')
+        check_int(size, 'chunk size', low=1)
         self.iterable = iterable
         self.size = size
         self.enum = enum

@@ -283,7 +283,10 @@ def _bad_constructions(tmp: Path) -> dict[str, tuple[Callable[[], Any],
     d = DictionaryStash()
     cases: dict[str, tuple[Callable[[], Any], type[Exception]]] = {
         'lru-zero': (lambda: LRUCacheStash(0), ValueError),
-        'lru-str': (lambda: LRUCacheStash('9'), ValueError),  # type: ignore
+        'lru-str': (lambda: LRUCacheStash('9'), TypeError),  # type: ignore
+        'key-limit-float': (lambda: KeyLimitStash(d, 1.5), TypeError),  # type: ignore
+        'file-lock-timeout-negative': (lambda: FileLock(tmp, timeout=-1),
+                                    ValueError),
         'key-limit-negative': (lambda: KeyLimitStash(d, -1), ValueError),
         'factory-not-a-stash': (lambda: FactoryStash(d, {}), TypeError),  # type: ignore
         'cache-delegate-not-a-stash': (lambda: CacheStash({}), TypeError),  # type: ignore
@@ -320,6 +323,8 @@ def _bad_constructions(tmp: Path) -> dict[str, tuple[Callable[[], Any],
             ValueError),
         'sqlite-timeout-negative': (
             lambda: SqliteStash(tmp / 'x.db', timeout=-1), ValueError),
+        'sqlite-timeout-str': (
+            lambda: SqliteStash(tmp / 'x.db', timeout='1'), TypeError),  # type: ignore
     })
     from hutch.persisted import PersistedWork, persisted
     cases.update({

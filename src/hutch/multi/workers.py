@@ -18,6 +18,8 @@ import math
 import os
 from typing import Optional, Union
 
+from ..util import check_int
+
 __all__ = ['cpu_count', 'check_workers', 'check_chunk_size',
            'resolve_workers', 'resolve_chunk_size', 'Workers']
 
@@ -60,13 +62,9 @@ def check_chunk_size(chunk_size: int) -> None:
     >>> check_chunk_size(-1)
     Traceback (most recent call last):
     ...
-    ValueError: chunk_size must be >= 0 (0: split evenly), got -1
+    ValueError: chunk_size (0: split evenly) must be >= 0, got -1
     """
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
-        raise TypeError(f'chunk_size must be an int, got {chunk_size!r}')
-    if chunk_size < 0:
-        raise ValueError(
-            f'chunk_size must be >= 0 (0: split evenly), got {chunk_size}')
+    check_int(chunk_size, 'chunk_size (0: split evenly)', low=0)
 
 
 def resolve_workers(workers: Workers, cores: Optional[int] = None) -> int:

@@ -39,6 +39,7 @@ import os
 import re
 from typing import Any, Union
 
+from .. import _process
 from .._files import atomic_writer
 from ..errors import CorruptDataError
 
@@ -107,7 +108,7 @@ class SafeDumbDatabase(_DumbDatabase):  # type: ignore[misc]
     _index: Any  # key -> (offset, size); None once closed
 
     def __init__(self, filebasename: str, mode: int, flag: str = 'c') -> None:
-        self._pid = os.getpid()
+        self._pid = _process.pid
         self._lines = 0        # index lines on disk
         self._rewrite = False  # the index on disk must be written afresh
         super().__init__(filebasename, mode, flag)
@@ -231,7 +232,7 @@ class SafeDumbDatabase(_DumbDatabase):  # type: ignore[misc]
         """Write the index afresh if it must be (a delete, a damaged tail, a
         new database) or is mostly stale lines; a no-op otherwise."""
         index = self._index
-        if index is None or self._readonly or self._pid != os.getpid():
+        if index is None or self._readonly or self._pid != _process.pid:
             return
         if not self._rewrite and self._lines <= 2 * len(index) + 64:
             return

@@ -22,6 +22,7 @@ import shelve
 from pathlib import Path
 from typing import Any, Optional
 
+from .. import _process
 from .._files import wait_for_flock
 from ..errors import (
     CorruptDataError,
@@ -145,7 +146,7 @@ class Session:
         self.fd = fd
         self.shelf = shelf
         self.path = path
-        self.pid = os.getpid()
+        self.pid = _process.pid
 
     def close(self) -> None:
         """Write back, close the database and let go of the lock.  In a
@@ -155,7 +156,7 @@ class Session:
         if fd < 0:
             return
         try:
-            if self.pid == os.getpid():
+            if self.pid == _process.pid:
                 try:
                     self.shelf.close()
                 except _DB_ERRORS as e:

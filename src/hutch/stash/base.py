@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Optional, TypeVar
 
 from ..errors import ReadOnlyError
-from ..util import MISSING, chunks
+from ..util import MISSING, check_int, chunks
 
 if TYPE_CHECKING:
     from .check import CheckReport
@@ -142,8 +142,7 @@ class Stash(ABC):
         >>> list(s.key_groups(2))
         [['a', 'b'], ['c', 'd'], ['e']]
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f'group size must be a positive int, got {n!r}')
+        check_int(n, 'group size', low=1)
         yield from chunks(self.keys(), n)
 
     def values(self) -> Iterable[Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 
 from ..errors import PersistableError
-from ..util import MISSING, _FreshLocks
+from ..util import MISSING, _FreshLocks, check_int
 from .base import (
     CloseableStash,
     PrimeableStash,
@@ -220,9 +220,7 @@ class KeyLimitStash(DelegateStash):
 
     def __init__(self, delegate: Stash, limit: int = sys.maxsize) -> None:
         super().__init__(delegate)
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise ValueError(f'limit must be a non-negative int, got {limit!r}')
-        self.limit = limit
+        self.limit = check_int(limit, 'limit', low=0)
 
     def keys(self) -> list[str]:
         return list(itertools.islice(self.delegate.keys(), self.limit))

@@ -32,18 +32,16 @@ from typing import Any, Optional
 
 from .. import _keys
 from .._files import (
-    TEMP_SUFFIX,
     atomic_write,
     check_folder,
     check_path,
     finished_temp,
-    is_temp_name,
     read_file,
     remove_stale_temps,
 )
 from ..errors import PersistableError, deserialize_error, serialize_error
 from ..serial import SerializerSpec, get_serializer
-from ..util import MISSING
+from ..util import MISSING, check_int
 from .base import CloseableStash
 from .check import CheckReport, check_files
 
@@ -137,9 +135,7 @@ class DirectoryStash(CloseableStash):
                  serializer: SerializerSpec = None, shard: int = 0,
                  on_error: str = 'raise', durable: bool = False) -> None:
         path = check_path(path)
-        if isinstance(shard, bool) or not isinstance(shard, int):
-            raise TypeError(f'shard must be an int, got {shard!r}')
-        if shard == 1 or shard < 0 or shard > 1 << 16:
+        if check_int(shard, 'shard') in (1,) or shard < 0 or shard > 1 << 16:
             raise ValueError(f'shard must be 0 or 2 .. 65536, got {shard}')
         if on_error not in _ON_ERROR:
             raise ValueError(
@@ -361,15 +357,8 @@ class DirectoryStash(CloseableStash):
     def _clear_folder(self, folder: str, shard: Optional[str]) -> None:
         for key in self._scan(folder, shard):
             self.delete(key)
-        remove_stale_temps(folder, keep=lambda name: not self._is_own_temp(name))
-
-    def _is_own_temp(self, name: str) -> bool:
-        """Whether ``name`` is a temporary file of one of our files."""
-        if not is_temp_name(name):
-            return False
-        # '.<file>.<pid>.<n>' + TEMP_SUFFIX
-        file = name[1:-len(TEMP_SUFFIX)].rsplit('.', 2)[0]
-        return file.startswith(self._prefix) and file.endswith(self._suffix)
+        remove_stale_temps(folder, of=lambda file: file.startswith(
+            self._prefix) and file.endswith(self._suffix))
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({self._dir!r}, pattern={self.pattern!r})'

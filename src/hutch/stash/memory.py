@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, KeysView, Mapping
 from typing import Any, Optional
 
-from ..util import MISSING, _FreshLocks
+from ..util import MISSING, _FreshLocks, check_int
 from .base import CloseableStash
 
 __all__ = ['DictionaryStash', 'LRUCacheStash']
@@ -85,9 +85,7 @@ class LRUCacheStash(_FreshLocks, DictionaryStash):
     _LOCKS = {'_lock': threading.Lock}
 
     def __init__(self, maxsize: int = 128) -> None:
-        if isinstance(maxsize, bool) or not isinstance(maxsize, int) \
-                or maxsize < 1:
-            raise ValueError(f'maxsize must be a positive int, got {maxsize!r}')
+        check_int(maxsize, 'maxsize', low=1)
         super().__init__(OrderedDict())
         self.maxsize = maxsize
         self._lock = threading.Lock()

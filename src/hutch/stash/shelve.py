@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional, TypeVar, Union
 
+from .. import _process
 from .._files import check_path, remove_stale_temps
 from .._keys import key_type_error, unencodable_key_error
 from ..errors import PersistableError
@@ -158,7 +159,7 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
     def _held(self) -> Optional[_shelf.Session]:
         """The session this process holds, if any."""
         session = self._session
-        if session is not None and session.pid != os.getpid():
+        if session is not None and session.pid != _process.pid:
             # opened before a fork: the parent's, not ours to use
             self._release()
             return None
@@ -238,7 +239,7 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
         """
         with self._lock:
             if self._session is not None and \
-                    self._session.pid != os.getpid():
+                    self._session.pid != _process.pid:
                 self._held()  # lets go of the copy inherited by fork
                 return
             self._release()
@@ -333,13 +334,16 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
             fd = _shelf._lock(self.real_path, False, False,
                               self.lock_timeout, self.path)
             try:
+                # index files left half written by killed writers go first:
+                # once the main file is unlinked, a new shelf may be made
+                # (and locked, on its new file) at once, and its writer's
+                # temporary file is not stale
+                prefix = f'{self.path.name}.'
+                remove_stale_temps(self.path.parent,
+                                   of=lambda file: file.startswith(prefix))
                 for path in self.files():
                     path.unlink()
                     logger.debug('removed %s', path)
-                # index files left half written by killed writers
-                prefix = f'.{self.path.name}.'
-                remove_stale_temps(self.path.parent,
-                                   keep=lambda n: not n.startswith(prefix))
             finally:
                 if fd is not None:
                     os.close(fd)

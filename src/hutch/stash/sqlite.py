@@ -45,6 +45,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from .. import _process
 from .._files import check_path
 from .._keys import key_type_error, unencodable_key_error
 from ..errors import (
@@ -54,7 +55,7 @@ from ..errors import (
     serialize_error,
 )
 from ..serial import SerializerSpec, get_serializer
-from ..util import MISSING, chunks
+from ..util import MISSING, check_seconds, chunks
 from .base import CloseableStash, _PicklesByArguments
 from .check import DATABASE, CheckReport, Problem, check_values
 
@@ -98,20 +99,6 @@ _PAGE = 500
 # (closing them there could disturb the parent's locks); they are kept here
 # so they are never finalized either.
 _inherited: list[sqlite3.Connection] = []
-
-# This process's id, kept up to date across fork() by a hook, so telling a
-# forked child's calls from its parent's costs a global read, not the
-# getpid() system call on every load and dump.
-_pid = os.getpid()
-
-
-def _after_fork_in_child() -> None:
-    global _pid
-    _pid = os.getpid()
-
-
-if hasattr(os, 'register_at_fork'):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _is_full(e: BaseException) -> bool:
@@ -181,10 +168,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         if table.lower().startswith('sqlite_'):
             raise ValueError(f'table names starting with sqlite_ are '
                              f'reserved by SQLite, got {table!r}')
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
-                or timeout < 0:
-            raise ValueError(f'timeout must be a non-negative number, '
-                             f'got {timeout!r}')
+        check_seconds(timeout, 'timeout', none=False)
         self.path = Path(path)
         self.table = table
         self.serializer = get_serializer(serializer)
@@ -214,7 +198,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         # every connection this process opened, so close() reaches all
         # threads' connections; epoch tells threads theirs was closed
         self._conns: list[tuple[threading.Thread, sqlite3.Connection]] = []
-        self._conns_pid = os.getpid()
+        self._conns_pid = _process.pid
         self._epoch = 0
 
     # -- connections ------------------------------------------------------
@@ -223,7 +207,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         """This thread's connection, opened on first use (and after fork)."""
         local = self._local
         conn = local.conn
-        if conn is None or local.pid != _pid or local.epoch != self._epoch:
+        if conn is None or local.pid != _process.pid or local.epoch != self._epoch:
             conn = self._connect()
         return conn
 
@@ -232,7 +216,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         (making a cursor per call costs more than the lookup it runs)."""
         local = self._local
         cursor = local.cursor
-        if cursor is None or local.pid != _pid or local.epoch != self._epoch:
+        if cursor is None or local.pid != _process.pid or local.epoch != self._epoch:
             self._connect()
             cursor = local.cursor
             assert cursor is not None
@@ -240,7 +224,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
 
     def _connect(self) -> sqlite3.Connection:
         local = self._local
-        pid = os.getpid()
+        pid = _process.pid
         with self._lock:
             self._adopt_or_prune(pid)
             try:
@@ -300,7 +284,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         stays usable: the next call opens a new connection.
         """
         with self._lock:
-            self._adopt_or_prune(os.getpid())
+            self._adopt_or_prune(_process.pid)
             conns, self._conns = self._conns, []
             self._epoch += 1
         if conns:

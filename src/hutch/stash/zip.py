@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from .. import _process
 from .._files import check_path
 from .._keys import key_type_error
 from ..errors import BadValueError, CorruptDataError, PersistableError
@@ -115,13 +116,13 @@ class ZipStash(_PicklesByArguments, ReadOnlyStash, CloseableStash):
     def _archive(self) -> _Open:
         """The open archive and its entries by key, opening it if need be."""
         state = self._open_zip
-        if state is not None and self._pid == os.getpid():
+        if state is not None and self._pid == _process.pid:
             return state
         with self._lock:
             state = self._open_zip
-            if state is None or self._pid != os.getpid():
+            if state is None or self._pid != _process.pid:
                 state = self._open_zip = self._open()
-                self._pid = os.getpid()
+                self._pid = _process.pid
             return state
 
     def _index(self) -> dict[str, zipfile.ZipInfo]:
@@ -149,7 +150,7 @@ class ZipStash(_PicklesByArguments, ReadOnlyStash, CloseableStash):
         """Close the archive; the next read opens it again."""
         with self._lock:
             state, self._open_zip = self._open_zip, None
-            mine = self._pid == os.getpid()
+            mine = self._pid == _process.pid
         if state is not None and mine:
             state[0].close()
 
