@@ -18,6 +18,7 @@ from .container import PersistableContainer
 from .dealloc import Deallocatable, dealloc, dealloc_recursive, resource
 from .errors import (
     CorruptDataError,
+    ForeignFileError,
     LockTimeoutError,
     PersistableError,
     ReadOnlyError,
@@ -79,7 +80,7 @@ __version__ = '0.1.0'
 __all__ = [
     '__version__',
     # errors
-    'PersistableError', 'CorruptDataError', 'ReadOnlyError',
+    'PersistableError', 'CorruptDataError', 'ForeignFileError', 'ReadOnlyError',
     'LockTimeoutError', 'MissingDataKeysError', 'ProcessingError',
     'WorkerDiedError',
     # method-level persistence

@@ -19,6 +19,7 @@ from typing import Any, Optional
 __all__ = [
     'PersistableError',
     'CorruptDataError',
+    'ForeignFileError',
     'ReadOnlyError',
     'LockTimeoutError',
 ]
@@ -60,6 +61,12 @@ class PersistableError(Exception):
 
 class CorruptDataError(PersistableError):
     """Stored data exists but cannot be read back (truncated, corrupt, foreign)."""
+
+
+class ForeignFileError(CorruptDataError):
+    """Where a store keeps a file sits something it won't read: a symbolic
+    link (which could lead out of the store), a FIFO, a device or a
+    folder."""
 
 
 class ReadOnlyError(PersistableError):

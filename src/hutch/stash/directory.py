@@ -37,10 +37,11 @@ from .._files import (
     atomic_write,
     check_path,
     is_temp_name,
+    open_folder,
     read_file,
     remove_stale_temps,
 )
-from ..errors import deserialize_error
+from ..errors import ForeignFileError, PersistableError, deserialize_error
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING
 from .base import CloseableStash
@@ -190,9 +191,12 @@ class DirectoryStash(CloseableStash):
     def _read(self, key: str) -> Any:
         file, long = self._locate(key)
         try:
-            data = read_file(file)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            return MISSING
+            data = self._read_bytes(file)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return MISSING  # a folder is never a key (see keys())
+        except ForeignFileError as e:
+            return self._unreadable(
+                ForeignFileError(e.msg, key=key, path=file), key, file)
         if long:
             unpacked = _keys.unpack_long_key(data)
             if unpacked is None or unpacked[0] != key:
@@ -201,11 +205,27 @@ class DirectoryStash(CloseableStash):
         try:
             return self.serializer.loads(data)
         except Exception as e:
-            if self.on_error == 'missing':
-                logger.warning('treating unreadable %s (key %r) as missing: '
-                               '%s', file, key, e)
-                return MISSING
-            raise deserialize_error(e, key, file) from e
+            return self._unreadable(deserialize_error(e, key, file), key, file)
+
+    def _unreadable(self, error: PersistableError, key: str, file: str) -> Any:
+        """:data:`MISSING` (``on_error='missing'``), else raise ``error``."""
+        if self.on_error == 'missing':
+            logger.warning('treating unreadable %s (key %r) as missing: '
+                           '%s', file, key, error)
+            return MISSING
+        raise error from error.__cause__
+
+    def _read_bytes(self, file: str) -> bytes:
+        """The bytes of a key's ``file``: a regular file, reached without
+        following a symbolic link (a shard folder's included)."""
+        if not self.shard:
+            return read_file(file)
+        folder, name = os.path.split(file)
+        fd = open_folder(folder)
+        try:
+            return read_file(name, dir_fd=fd)
+        finally:
+            os.close(fd)
 
     def load(self, name: str) -> Any:
         value = self._read(name)
@@ -247,7 +267,9 @@ class DirectoryStash(CloseableStash):
             return
         for entry in entries:
             name = entry.name
-            if len(name) == self._width and entry.is_dir() and \
+            # a shard folder replaced by a link is not ours: never followed
+            if len(name) == self._width and \
+                    entry.is_dir(follow_symlinks=False) and \
                     all(c in '0123456789abcdef' for c in name) and \
                     int(name, 16) < self.shard:
                 yield entry
@@ -292,9 +314,20 @@ class DirectoryStash(CloseableStash):
             logger.debug('delete of missing key %r (%s)', name, file)
             return
         try:
-            os.unlink(file)
-        except FileNotFoundError:
+            if self.shard:  # never through a shard folder that is a link
+                folder, base = os.path.split(file)
+                fd = open_folder(folder)
+                try:
+                    os.unlink(base, dir_fd=fd)
+                finally:
+                    os.close(fd)
+            else:
+                os.unlink(file)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            # a folder is not a key, as for load() and keys(): it stays
             logger.debug('delete of missing key %r (%s)', name, file)
+        except ForeignFileError as e:
+            raise ForeignFileError(e.msg, key=name, path=file) from None
 
     def clear(self) -> None:
         """Remove every key's file and stale temporary files.
