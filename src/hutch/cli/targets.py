@@ -60,6 +60,8 @@ class Options:
     pattern: str = '{name}.dat'
     table: Optional[str] = None
     shard: Optional[int] = None
+    #: the command writes (else a target opens its data read-only)
+    write: bool = False
 
 
 def _head(path: Path, n: int = 16) -> bytes:
@@ -165,8 +167,12 @@ class Target(ABC):
         """Every key, in the stash's own order."""
         return list(self.stash.keys())
 
-    def raw(self, key: str) -> Optional[bytes]:
-        """The bytes stored under ``key``; ``None`` when it is absent."""
+    def raw(self, key: str, limit: Optional[int] = None) -> Optional[bytes]:
+        """The bytes stored under ``key``; ``None`` when it is absent.
+
+        :param limit: a kind whose reads expand the stored data (a zip
+            entry) reads at most one byte more than this
+        """
         data = self.stash.load(key)
         return data if isinstance(data, bytes) else None
 
