@@ -131,7 +131,7 @@ class _Machine:
         if len(items) % 2:
             raise _bad('odd number of dict items')
         target = self.top()
-        pairs = list(zip(items[::2], items[1::2]))
+        pairs = list(zip(items[::2], items[1::2], strict=True))
         if isinstance(target, PickleDict):
             target.extend(pairs)
         elif isinstance(target, Call):
@@ -162,7 +162,7 @@ class _Machine:
             items = self.pop_mark()
             if len(items) % 2:
                 raise _bad('odd number of dict items')
-            push(PickleDict(zip(items[::2], items[1::2])))
+            push(PickleDict(zip(items[::2], items[1::2], strict=True)))
         elif name == 'FROZENSET':
             s = PickleSet(self.pop_mark())
             s.frozen = True
