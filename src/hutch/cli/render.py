@@ -29,8 +29,8 @@ __all__ = ['sniff_serializer', 'plain_bytes', 'show_key', 'human_bytes',
            'format_time', 'format_value', 'format_json', 'SNIFF_BYTES',
            'SHOW_BYTES', 'MAX_DEPTH', 'MAX_OUTPUT']
 
-SNIFF_BYTES = 1 << 16
-"""How much of a value (decompressed) the sniffer looks at."""
+SNIFF_BYTES = 1 << 20
+"""How much of a value (decompressed) the sniffer looks at (1 MiB)."""
 
 SHOW_BYTES = 1 << 26
 """The most a value may decompress to for ``hutch show`` (64 MiB)."""
