@@ -217,3 +217,13 @@ def test_keys_and_load_ignore_a_symlinked_shard_folder(
     with pytest.raises(PersistableError) as info:
         stash.load('k0')
     assert info.value.key == 'k0' and 'link' in str(info.value)
+
+
+def test_dump_never_writes_through_a_symlinked_shard_folder(
+        tmp_path: Path) -> None:
+    stash, victim, _ = _shard_linked_out(tmp_path)
+    before = sorted(os.listdir(victim))
+    with pytest.raises(PersistableError) as info:
+        stash.dump('k0', 'new')
+    assert info.value.key == 'k0' and 'link' in str(info.value)
+    assert sorted(os.listdir(victim)) == before

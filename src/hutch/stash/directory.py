@@ -294,6 +294,10 @@ class DirectoryStash(CloseableStash):
         data = self.serializer.dumps(inst)
         if long:
             data = _keys.pack_long_key(name, data)
+        if self.shard and os.path.islink(os.path.dirname(file)):
+            raise ForeignFileError('a symbolic link where a shard folder '
+                                   'should be; hutch does not write through '
+                                   'it', key=name, path=os.path.dirname(file))
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 atomic_write(file, data, self.durable)
