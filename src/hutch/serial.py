@@ -310,19 +310,20 @@ def decompress_head(data: bytes, codec: str, limit: int) -> tuple[bytes, bool]:
     if codec == 'zstd':
         import zstandard
         reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data))
-        head = reader.read(limit + 1)
-        return head[:limit], len(head) <= limit
+        head = reader.read(limit)
+        return head, not reader.read(1)
     d = _incremental(codec)
-    parts, size = [d.decompress(data, limit + 1)], 0
+    parts = [d.decompress(data, limit)]
     size = len(parts[0])
-    while not d.eof and size <= limit:
-        more = d.decompress(b'', limit + 1 - size)
+    while not d.eof and size < limit:
+        more = d.decompress(b'', limit - size)
         if not more:
             raise EOFError(f'compressed data ended early ({codec})')
         parts.append(more)
         size += len(more)
-    head = b''.join(parts)
-    return head[:limit], len(head) <= limit
+    # whole when the stream ended here; else one byte more tells
+    whole = d.eof or not d.decompress(b'', 1)
+    return (parts[0] if len(parts) == 1 else b''.join(parts)), whole
 
 
 _BASES: dict[str, Callable[[], Serializer]] = {

@@ -187,6 +187,15 @@ def test_a_text_value_of_100000_brackets_shows_as_text(
     assert status == 0 and out == repr(value) + '\n', err
 
 
+def test_a_long_text_value_that_starts_like_json_shows_as_text(
+        tmp_path: Path) -> None:
+    """The sniffer sees the first MiB only; ``show`` finds out."""
+    value = '[' * (3 * MIB)
+    DirectoryStash(tmp_path / 'd', serializer='text').dump('k', value)
+    status, out, err, _ = hutch('show', os.fspath(tmp_path / 'd'), 'k')
+    assert status == 0 and out == repr(value) + '\n', err
+
+
 def _deep_pickle(depth: int) -> bytes:
     """A list nested ``depth`` deep, as pickle opcodes (pickle.dumps itself
     would overflow the stack)."""

@@ -54,10 +54,15 @@ def _options(args: argparse.Namespace, write: bool = False) -> Options:
 
 
 def _serializer_for(args: argparse.Namespace, target: Target,
-                    data: bytes, limit: int = render.SNIFF_BYTES) -> str:
+                    data: bytes) -> str:
     if args.serializer:
         return str(args.serializer)
-    return target.serializer_hint or render.sniff_serializer(data, limit)
+    return target.serializer_hint or render.sniff_serializer(data)
+
+
+def whole_sniffed(plain: bytes) -> bool:
+    """Whether the sniffer saw all of a value of these plain bytes."""
+    return len(plain) <= render.SNIFF_BYTES
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -90,7 +95,8 @@ def _read(target: Target, key: str, limit: Optional[int] = None) -> bytes:
 def _decode(args: argparse.Namespace, target: Target, data: bytes) -> Any:
     """The value stored as ``data``; a pickle's is read without running
     it unless ``--unpickle`` was given."""
-    name = _serializer_for(args, target, data, render.SHOW_BYTES)
+    name = _serializer_for(args, target, data)
+    guessed = not (args.serializer or target.serializer_hint)
     where = {'key': args.key, 'path': target.where(args.key)}
     base, _, codec = name.partition('+')
     limit = render.SHOW_BYTES
@@ -110,6 +116,9 @@ def _decode(args: argparse.Namespace, target: Target, data: bytes) -> Any:
             return read_pickle(plain)
         return get_serializer(base).loads(plain)
     except Exception as e:
+        if guessed and base == 'json' and not whole_sniffed(plain):
+            # sniffed from the value's start only: text that begins like JSON
+            return get_serializer('text').loads(plain)
         raise PersistableError(
             f'cannot read the value as {name}: {type(e).__name__}: {e}; '
             '--raw writes the stored bytes', **where) from e

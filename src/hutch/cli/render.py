@@ -17,6 +17,7 @@ runs no code).  ``--serializer`` overrides the guess.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import json
 from collections.abc import Iterator
@@ -54,11 +55,8 @@ def _sniff_plain(data: bytes, whole: bool) -> str:
     # protocol 2 and later pickles start with PROTO, then the protocol number
     if len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5:
         return 'pickle'
-    if not whole:  # a multi-byte character may be cut at the end
-        data = data[:len(data) - 3] + data[-3:].decode(
-            'utf-8', 'ignore').encode('utf-8')
-    try:
-        text = data.decode('utf-8')
+    try:  # not final when cut: a character may be cut in two at the end
+        text = codecs.utf_8_decode(data, 'strict', whole)[0]
     except UnicodeDecodeError:
         return 'bytes'
     if not whole:  # can't parse a part: JSON if it starts like a document
