@@ -78,8 +78,8 @@ class DirectoryTarget(Target):
                           'not be worked out; give --shard N', path=path)
 
     def entry(self, key: str) -> tuple[Optional[int], Optional[float]]:
-        try:
-            st = self.stash.key_to_path(key).stat()
+        try:  # the entry itself: a link is not followed
+            st = self.stash.key_to_path(key).lstat()
         except FileNotFoundError:
             return None, None
         return st.st_size, st.st_mtime

@@ -27,7 +27,7 @@ from typing import Any, Optional
 __all__ = ['read_pickle', 'Global', 'Call', 'Opaque', 'PickleDict',
            'PickleSet', 'MAX_OPCODES']
 
-MAX_OPCODES = 5_000_000
+MAX_OPCODES = 2_000_000
 """Pickles with more opcodes than this are too large to read this way."""
 
 
@@ -207,7 +207,10 @@ class _Machine:
             if not isinstance(attr, str) or not isinstance(module, str):
                 raise _bad('STACK_GLOBAL needs two str')
             push(Global(module, attr))
-        elif name in ('REDUCE', 'NEWOBJ'):
+        elif name == 'REDUCE':
+            args = self.pop()
+            push(_plain_call(self.pop(), args))
+        elif name == 'NEWOBJ':
             args = self.pop()
             push(Call(self.pop(), args))
         elif name == 'NEWOBJ_EX':
@@ -242,6 +245,29 @@ class _Machine:
             pass
         else:  # pragma: no cover - every opcode of protocols 0-5 is above
             raise _bad(f'unknown opcode {name}')
+
+
+def _plain_call(func: Any, args: Any) -> Any:
+    """What calling ``func(*args)`` makes, when ``func`` is one of the few
+    builtins older protocols call to make plain data (``set``,
+    ``bytearray``, ``_codecs.encode`` for bytes ...), computed here without
+    importing anything; else a :class:`Call`."""
+    if isinstance(func, Global) and type(args) is tuple:
+        name = (func.module.replace('__builtin__', 'builtins'), func.name)
+        if name in (('builtins', 'set'), ('builtins', 'frozenset')) and \
+                len(args) <= 1 and all(type(a) is list for a in args):
+            items = PickleSet(args[0] if args else [])
+            items.frozen = name[1] == 'frozenset'
+            return items
+        if name == ('builtins', 'bytearray') and len(args) <= 1 and \
+                all(type(a) is bytes for a in args):
+            return bytearray(*args)
+        if name == ('builtins', 'bytes') and not args:
+            return b''
+        if name == ('_codecs', 'encode') and len(args) == 2 and \
+                type(args[0]) is str and args[1] == 'latin1':
+            return args[0].encode('latin1')
+    return Call(func, args)
 
 
 _PUSH_ARG = frozenset((
