@@ -33,38 +33,36 @@ import pytest
 
 from hutch import DirectoryStash, ShelveStash, SqliteStash, get_serializer
 
+from .procs import run_limited
 from .stashes import record
 
-LIMIT_BYTES = 1 << 30
 MIB = 1 << 20
 NOBODY = 65534
 
 
 def hutch(*argv: str, user: int | None = None,
           timeout: float = 60) -> tuple[int, str, str, int]:
-    """Run ``hutch argv`` in a child limited to :data:`LIMIT_BYTES`:
-    exit status, standard output, standard error, peak RSS in KiB."""
-    code = textwrap.dedent(f'''
-        import os, resource, sys
-        resource.setrlimit(resource.RLIMIT_AS, ({LIMIT_BYTES}, {LIMIT_BYTES}))
-        from hutch.cli.main import main, build_parser
-        if {user is not None}:
-            # import what the command needs while still root: Python's own
-            # files may be private to root (pyenv under /root)
-            import locale, encodings.cp437, hutch.cli.kinds
-            build_parser().parse_args(sys.argv[1:])
-            os.setgid({user or 0}); os.setuid({user or 0})
-        try:
-            status = main(sys.argv[1:])
-        finally:
-            sys.stdout.flush()
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            os.write(2, f'\\nRSS {{rss}}\\n'.encode())
-        sys.exit(status)
-    ''')
-    done = subprocess.run([sys.executable, '-c', code, *argv],
-                          capture_output=True, text=True, errors='replace',
-                          timeout=timeout)
+    """Run ``hutch argv`` in a child of :func:`run_limited` (as ``user``
+    when given): exit status, standard output, standard error, peak RSS in
+    KiB."""
+    code = f'''
+import os, resource, sys
+from hutch.cli.main import main, build_parser
+if {user is not None}:
+    # import what the command needs while still root: Python's own
+    # files may be private to root (pyenv under /root)
+    import locale, encodings.cp437, hutch.cli.kinds
+    build_parser().parse_args(sys.argv[1:])
+    os.setgid({user or 0}); os.setuid({user or 0})
+try:
+    status = main(sys.argv[1:])
+finally:
+    sys.stdout.flush()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    os.write(2, f'\\nRSS {{rss}}\\n'.encode())
+sys.exit(status)
+'''
+    done = run_limited(code, *argv, timeout=timeout)
     err, _, rss = done.stderr.rpartition('\nRSS ')
     assert 'Traceback' not in err, err
     return done.returncode, done.stdout, err.strip(), int(rss)

@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import os
 import struct
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -27,22 +24,14 @@ import pytest
 from hutch import PersistableError
 from hutch.stash.directory import DirectoryStash
 
+from .procs import run_limited
 from .stashes import record
 
-LIMIT_BYTES = 1 << 30
-"""The address space each child may use (a runaway read fails there)."""
 
-
-def run_isolated(code: str, *args: str, timeout: float = 30) -> str:
-    """Run ``code`` in a fresh Python limited to :data:`LIMIT_BYTES` of
-    address space; its standard output (it must exit 0)."""
-    prelude = textwrap.dedent(f'''
-        import resource, sys
-        resource.setrlimit(resource.RLIMIT_AS, ({LIMIT_BYTES}, {LIMIT_BYTES}))
-    ''')
-    done = subprocess.run(
-        [sys.executable, '-c', prelude + textwrap.dedent(code), *args],
-        capture_output=True, text=True, timeout=timeout)
+def run_isolated(code: str, *args: str) -> str:
+    """Standard output of ``code`` run by :func:`run_limited` (it must
+    exit 0)."""
+    done = run_limited(code, *args, timeout=30)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -69,6 +58,7 @@ PLANTS = {'fifo': _fifo, 'dev-zero': _dev_zero, 'symlink-out': _link_out,
           'dangling-symlink': _dangling}
 
 _LOAD = '''
+    import sys
     from hutch import PersistableError
     from hutch.stash.directory import DirectoryStash
     stash = DirectoryStash(sys.argv[1], shard=int(sys.argv[2]))
@@ -151,6 +141,7 @@ def _long_key_file(stash: DirectoryStash) -> Path:
 
 
 _KEYS = '''
+    import resource, sys
     from hutch.stash.directory import DirectoryStash
     stash = DirectoryStash(sys.argv[1])
     print(sorted(stash.keys()), len(stash), stash.exists('k' * 400))
