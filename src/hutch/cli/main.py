@@ -60,7 +60,7 @@ def _serializer_for(args: argparse.Namespace, target: Target,
     return target.serializer_hint or render.sniff_serializer(data)
 
 
-def whole_sniffed(plain: bytes) -> bool:
+def _sniffed_whole(plain: bytes) -> bool:
     """Whether the sniffer saw all of a value of these plain bytes."""
     return len(plain) <= render.SNIFF_BYTES
 
@@ -116,7 +116,7 @@ def _decode(args: argparse.Namespace, target: Target, data: bytes) -> Any:
             return read_pickle(plain)
         return get_serializer(base).loads(plain)
     except Exception as e:
-        if guessed and base == 'json' and not whole_sniffed(plain):
+        if guessed and base == 'json' and not _sniffed_whole(plain):
             # sniffed from the value's start only: text that begins like JSON
             return get_serializer('text').loads(plain)
         raise PersistableError(

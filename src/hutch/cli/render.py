@@ -244,8 +244,8 @@ def _parts(value: Any) -> Optional[tuple[str, _Items, str]]:
 
 
 def _key(key: Any) -> str:
-    return _scalar(key, 1 << 12) + ': ' if _parts(key) is None \
-        else f'{_Layout(1 << 12).flat(key, MAX_DEPTH - 2, 1 << 12)}: '
+    """A dict key as written before its value (on one line)."""
+    return f'{_Layout(MAX_OUTPUT).flat(key, MAX_DEPTH - 2, MAX_OUTPUT)}: '
 
 
 def _set_parts(items: list[Any], frozen: bool) -> tuple[str, _Items, str]:
@@ -259,7 +259,7 @@ def _set_parts(items: list[Any], frozen: bool) -> tuple[str, _Items, str]:
 def _call_parts(call: Call) -> tuple[str, _Items, str]:
     func = call.func
     name = repr(func) if isinstance(func, Global) else \
-        _Layout(200).flat(func, MAX_DEPTH - 2, 200)
+        _Layout(MAX_OUTPUT).flat(func, MAX_DEPTH - 2, MAX_OUTPUT)
     args = call.args if type(call.args) is tuple else (call.args,)
     items: _Items = [('', a) for a in args]
     items += [(f'{k}=', v) for k, v in call.kwargs.items()]
