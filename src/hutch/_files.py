@@ -32,15 +32,13 @@ from .errors import ForeignFileError, LockTimeoutError, PersistableError
 from .util import _FreshLocks
 
 __all__ = ['TEMP_SUFFIX', 'check_path', 'path_type_error', 'is_temp_name',
-           'atomic_write', 'atomic_writer', 'read_file', 'open_folder',
-           'FileLock',
+           'atomic_write', 'atomic_writer', 'read_file', 'FileLock',
            'lock_dir', 'remove_stale_temps']
 
 TEMP_SUFFIX = '.hutch-tmp'
 """Every temporary file hutch writes is a dot-file ending in this suffix."""
 
 _counter = itertools.count()
-_READ_FLAGS = os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0)
 _TEMP_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL
                | getattr(os, 'O_CLOEXEC', 0))
 
