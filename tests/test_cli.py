@@ -322,7 +322,7 @@ def test_show_of_a_corrupt_file_fails_in_one_line(folder: Path) -> None:
                "cannot read the value as pickle")
 
 
-def test_a_value_of_a_class_that_cannot_be_imported_fails_in_one_line(
+def test_a_value_of_a_class_that_cannot_be_imported_shows_or_fails_in_one_line(
         tmp_path: Path) -> None:
     module = tmp_path / 'gone_module.py'
     module.write_text('class Thing:\n    pass\n')
@@ -333,7 +333,9 @@ def test_a_value_of_a_class_that_cannot_be_imported_fails_in_one_line(
         env={**os.environ, 'PYTHONPATH': os.pathsep.join(
             [os.fspath(tmp_path), os.environ.get('PYTHONPATH', '')])})
     module.unlink()
-    done = hutch('show', os.fspath(tmp_path / 's'), 't')
+    assert hutch('show', os.fspath(tmp_path / 's'), 't').stdout == \
+        'gone_module.Thing()\n'  # read without importing anything
+    done = hutch('show', '--unpickle', os.fspath(tmp_path / 's'), 't')
     fails_with(done, 1, "No module named 'gone_module'")
     assert 't.dat' in done.stderr and '--raw' in done.stderr
 

@@ -389,3 +389,37 @@ def test_a_key_with_a_lone_surrogate_is_refused_naming_it(
         getattr(stash, op)(*args)
     assert len(stash) == 0
     stash.close()
+
+
+def _write_then_die(path: Path) -> None:
+    stash = SqliteStash(path)
+    for i in range(20):
+        stash.dump(f'k{i}', i)
+    os._exit(0)  # no close: the WAL keeps the data, as after a kill
+
+
+def test_a_read_only_stash_reads_a_left_over_wal_and_changes_no_file(
+        db: Path) -> None:
+    child = multiprocessing.get_context('fork').Process(
+        target=_write_then_die, args=(db,))
+    child.start()
+    child.join(60)
+    files = {p.name: p.read_bytes() for p in db.parent.iterdir()
+             if p.name != f'{db.name}-shm'}
+    assert f'{db.name}-wal' in files and db.name in files
+    stash = SqliteStash(db, read_only=True)
+    assert stash.load('k7') == 7 and len(stash) == 20
+    with pytest.raises(PersistableError) as info:
+        stash.dump('new', 1)
+    assert info.value.key == 'new'
+    stash.close()
+    assert {p.name: p.read_bytes() for p in db.parent.iterdir()
+            if p.name != f'{db.name}-shm'} == files
+
+
+def test_a_read_only_stash_pickles_as_read_only(db: Path) -> None:
+    SqliteStash(db).dump('a', 1)
+    copy = pickle.loads(pickle.dumps(SqliteStash(db, read_only=True)))
+    assert copy.read_only and copy.load('a') == 1
+    with pytest.raises(PersistableError):
+        copy.dump('b', 2)

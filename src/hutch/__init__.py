@@ -26,7 +26,7 @@ __version__ = '0.1.0'
 _EXPORTS: dict[str, tuple[str, ...]] = {
     '.errors': ('APIError', 'PersistableError', 'BadValueError',
                 'CorruptDataError', 'ReadOnlyError', 'LockTimeoutError',
-                'DiskFullError', 'SerializeError'),
+                'DiskFullError', 'SerializeError', 'ForeignFileError'),
     '.container': ('PersistableContainer', 'PersistableContainerMetadata'),
     '.filetext': ('FileTextUtil',),
     '.dealloc': ('Deallocatable', 'dealloc', 'dealloc_recursive', 'resource'),
@@ -72,6 +72,7 @@ if TYPE_CHECKING:  # what type checkers see; a test keeps it equal to _EXPORTS
         BadValueError as BadValueError,
         CorruptDataError as CorruptDataError,
         DiskFullError as DiskFullError,
+        ForeignFileError as ForeignFileError,
         LockTimeoutError as LockTimeoutError,
         PersistableError as PersistableError,
         ReadOnlyError as ReadOnlyError,

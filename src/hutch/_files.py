@@ -32,9 +32,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Optional
+from typing import IO, Any, NoReturn, Optional
 
-from .errors import DiskFullError, LockTimeoutError, PersistableError
+from .errors import (
+    DiskFullError,
+    ForeignFileError,
+    LockTimeoutError,
+    PersistableError,
+)
 from .util import _FreshLocks, check_seconds
 
 __all__ = ['TEMP_SUFFIX', 'check_path', 'check_folder', 'path_type_error',
@@ -243,29 +248,95 @@ def atomic_write(path: str | os.PathLike[str], data: bytes,
         raise
 
 
-_READ_SIZE = 1 << 16
+_NO_FOLLOW = (os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0)
+              | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_NONBLOCK', 0))
+_FOLDER_FLAGS = _NO_FOLLOW | getattr(os, 'O_DIRECTORY', 0)
+_KINDS = ((stat.S_ISFIFO, 'a FIFO'),
+          (stat.S_ISCHR, 'a device'), (stat.S_ISBLK, 'a device'),
+          (stat.S_ISSOCK, 'a socket'), (stat.S_ISLNK, 'a symbolic link'))
 
 
-def read_file(path: str | os.PathLike[str]) -> bytes:
-    """The whole content of the file at ``path``, read the fastest way.
+def _kind_of(mode: int) -> str:
+    return next((kind for test, kind in _KINDS if test(mode)),
+                'not a regular file')
 
-    One ``open`` and, for files under 64 KiB, one ``read`` -- about twice as
-    fast as the built-in ``open().read()`` for the small files stashes hold.
-    A short read of a regular file means its end (files written by
-    :func:`atomic_write` never change in place).
 
+def _refuse(e: OSError, path: str | os.PathLike[str], what: str,
+            dir_fd: Optional[int] = None) -> NoReturn:
+    """Raise :class:`ForeignFileError` for an ``open`` under ``O_NOFOLLOW``
+    that met a symbolic link (``ELOOP``, or ``ENOTDIR`` with
+    ``O_DIRECTORY``); else re-raise ``e``."""
+    link = e.errno == errno.ELOOP
+    if e.errno == errno.ENOTDIR:
+        try:
+            link = stat.S_ISLNK(os.lstat(path, dir_fd=dir_fd).st_mode)
+        except OSError:
+            pass
+    if link:
+        raise ForeignFileError(
+            f'a symbolic link where {what} should be; hutch does not '
+            'follow links inside a store', path=path) from None
+    raise e
+
+
+def open_folder(path: str | os.PathLike[str]) -> int:
+    """A descriptor of the folder at ``path``, which must not be a symbolic
+    link itself (its parents may be), for reading files in it with
+    :func:`read_file`'s ``dir_fd``.
+
+    :raises ForeignFileError: when ``path`` is a symbolic link
     :raises FileNotFoundError: and the other errors of :func:`os.open`
     """
-    fd = os.open(path, _READ_FLAGS)
     try:
-        data = os.read(fd, _READ_SIZE)
-        if len(data) == _READ_SIZE:
+        return os.open(path, _FOLDER_FLAGS)
+    except OSError as e:
+        _refuse(e, path, 'a folder')
+
+
+def read_file(path: str | os.PathLike[str], limit: Optional[int] = None,
+              dir_fd: Optional[int] = None) -> bytes:
+    """The content of the regular file at ``path``, read the fastest way.
+
+    One ``open``, one ``fstat`` and one ``read`` of the whole file -- about
+    twice as fast as the built-in ``open().read()`` for the small files
+    stashes hold, and no copy for the large ones.
+    Only a regular file is read, and only up to the size it had when it
+    was opened: a symbolic link (even to a file), a FIFO or a device raises
+    :class:`ForeignFileError` at once (a folder, ``IsADirectoryError``), so
+    a file planted in a store never makes a reader follow it out of the
+    folder, wait for ever, or read without end.
+
+    :param limit: read at most this many bytes (the start of the file)
+    :param dir_fd: read ``path`` relative to this folder
+        (see :func:`open_folder`)
+    :raises ForeignFileError: for a link, FIFO, device or socket
+    :raises IsADirectoryError: for a folder
+    :raises FileNotFoundError: and the other errors of :func:`os.open`
+    """
+    try:
+        fd = os.open(path, _NO_FOLLOW, dir_fd=dir_fd)
+    except OSError as e:
+        _refuse(e, path, 'a file', dir_fd)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR),
+                                    os.fspath(path))
+        if not stat.S_ISREG(st.st_mode):
+            raise ForeignFileError(
+                f'{_kind_of(st.st_mode)} where a file should be; hutch '
+                'reads only regular files', path=path)
+        size = st.st_size if limit is None else min(limit, st.st_size)
+        data = os.read(fd, size)
+        if len(data) < size:  # a short read: read on, up to the size
             parts = [data]
-            while True:
-                more = os.read(fd, 1 << 20)
+            left = size - len(data)
+            while left > 0:
+                more = os.read(fd, left)
                 if not more:
                     break
                 parts.append(more)
+                left -= len(more)
             data = b''.join(parts)
         return data
     finally:

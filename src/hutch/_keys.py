@@ -53,6 +53,9 @@ import struct
 from typing import Optional
 from urllib.parse import unquote
 
+from ._files import read_file
+from .errors import ForeignFileError
+
 __all__ = ['FileNames', 'encode_key', 'decode_name', 'is_long_name',
            'check_key', 'key_type_error', 'unencodable_key_error',
            'pack_long_key', 'unpack_long_key', 'read_long_key',
@@ -211,6 +214,7 @@ def decode_name(name: str, max_bytes: int = MAX_NAME_BYTES) -> Optional[str]:
 
 _LONG_HEADER = b'\x00hutch-long-key\x00'
 _LEN = struct.Struct('>I')
+_KEY_PEEK = 4096  # a long key's header is read in one go up to this
 
 
 def pack_long_key(key: str, payload: bytes) -> bytes:
@@ -242,19 +246,21 @@ def unpack_long_key(data: bytes) -> Optional[tuple[str, bytes]]:
 def read_long_key(path: str) -> Optional[str]:
     """The key kept in the file at ``path`` by :func:`pack_long_key`.
 
-    Reads the header only, never the payload; ``None`` when the file is
-    missing or holds no such header.
+    Reads the header only, never the payload, and never more than the file
+    holds, whatever length the header claims; ``None`` when the file is
+    missing, is not a regular file, or holds no such header.
     """
     start = len(_LONG_HEADER) + _LEN.size
     try:
-        with open(path, 'rb') as f:
-            head = f.read(start)
-            if len(head) < start or not head.startswith(_LONG_HEADER):
-                return None
-            (size,) = _LEN.unpack_from(head, len(_LONG_HEADER))
-            raw = f.read(size)
-    except FileNotFoundError:
+        head = read_file(path, limit=start + _KEY_PEEK)
+        if len(head) < start or not head.startswith(_LONG_HEADER):
+            return None
+        (size,) = _LEN.unpack_from(head, len(_LONG_HEADER))
+        if size > _KEY_PEEK:  # a long key indeed: read just that much more
+            head = read_file(path, limit=start + size)
+    except (FileNotFoundError, NotADirectoryError, ForeignFileError):
         return None
+    raw = head[start:start + size]
     if len(raw) != size:
         return None
     try:

@@ -28,6 +28,7 @@ __all__ = [
     'CorruptDataError',
     'SerializeError',
     'DiskFullError',
+    'ForeignFileError',
     'ReadOnlyError',
     'LockTimeoutError',
 ]
@@ -121,6 +122,12 @@ class DiskFullError(PersistableError, OSError):
 
     def __reduce__(self) -> Any:
         return (type(self), (self.msg, self.key, self.path, self.errno))
+
+
+class ForeignFileError(CorruptDataError):
+    """Where a store keeps a file sits something it won't read: a symbolic
+    link (which could lead out of the store), a FIFO, a device or a
+    folder."""
 
 
 class ReadOnlyError(PersistableError):

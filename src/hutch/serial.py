@@ -28,19 +28,20 @@ ValueError: unknown serializer 'yaml'; known: bytes, json, pickle, text
 from __future__ import annotations
 
 import bz2
+import io
 import json
 import lzma
 import pickle
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, Union
+from typing import Any, Protocol, Union
 
 from .util import check_int
 
 __all__ = ['Serializer', 'PickleSerializer', 'JsonSerializer',
            'BytesSerializer', 'TextSerializer', 'Compressed',
-           'get_serializer', 'SerializerSpec', 'CODECS']
+           'get_serializer', 'SerializerSpec', 'CODECS', 'decompress_head']
 
 
 class Serializer(ABC):
@@ -248,6 +249,76 @@ class Compressed(Serializer):
             self.__getstate__() == other.__getstate__()
 
     __hash__ = Serializer.__hash__
+
+
+class _Decompressor(Protocol):
+    @property
+    def eof(self) -> bool: ...
+
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes: ...
+
+
+def _incremental(codec: str) -> _Decompressor:
+    if codec == 'zlib':
+        return _ZlibHead()
+    if codec == 'lzma':
+        return lzma.LZMADecompressor()
+    if codec == 'bz2':
+        return bz2.BZ2Decompressor()
+    raise ValueError(f'unknown codec {codec!r}')
+
+
+class _ZlibHead:
+    """zlib's decompress object with the interface of bz2's and lzma's."""
+
+    def __init__(self) -> None:
+        self._d = zlib.decompressobj()
+        self._started = False
+
+    @property
+    def eof(self) -> bool:
+        return self._d.eof
+
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes:
+        if self._started:  # later calls continue with what is held back
+            data = self._d.unconsumed_tail
+        self._started = True
+        return self._d.decompress(data, max(max_length, 0))
+
+
+def decompress_head(data: bytes, codec: str, limit: int) -> tuple[bytes, bool]:
+    """The first ``limit`` bytes ``data`` decompresses to, and whether that
+    is all of it.
+
+    Memory and time are bounded by ``limit``, however much the data would
+    expand (a compression bomb costs no more than a small value), so this is
+    how to look into compressed bytes that are not trusted.
+
+    :raises ValueError: for an unknown codec; the codec's own error for
+        data it can't decompress (truncated, corrupt)
+
+    >>> bomb = zlib.compress(bytes(10 ** 7))
+    >>> head, whole = decompress_head(bomb, 'zlib', 4)
+    >>> head, whole, decompress_head(zlib.compress(b'hi'), 'zlib', 4)
+    (b'\\x00\\x00\\x00\\x00', False, (b'hi', True))
+    """
+    if codec == 'zstd':
+        import zstandard
+        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data))
+        head = reader.read(limit)
+        return head, not reader.read(1)
+    d = _incremental(codec)
+    parts = [d.decompress(data, limit)]
+    size = len(parts[0])
+    while not d.eof and size < limit:
+        more = d.decompress(b'', limit - size)
+        if not more:
+            raise EOFError(f'compressed data ended early ({codec})')
+        parts.append(more)
+        size += len(more)
+    # whole when the stream ended here; else one byte more tells
+    whole = d.eof or not d.decompress(b'', 1)
+    return (parts[0] if len(parts) == 1 else b''.join(parts)), whole
 
 
 _BASES: dict[str, Callable[[], Serializer]] = {

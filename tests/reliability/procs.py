@@ -13,6 +13,9 @@ from __future__ import annotations
 import multiprocessing as mp
 import random
 import signal
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,3 +85,21 @@ class Killer:
             proc.join(WAIT)
         assert proc.exitcode == -signal.SIGKILL, \
             f'writer ended with {proc.exitcode}, not by the kill'
+
+
+LIMIT_BYTES = 1 << 30
+"""The address space :func:`run_limited` gives a child."""
+
+
+def run_limited(code: str, *args: str,
+                timeout: float = WAIT) -> subprocess.CompletedProcess[str]:
+    """Run Python ``code`` (dedented) with ``args`` in a fresh interpreter
+    limited to :data:`LIMIT_BYTES` of address space and ``timeout``
+    seconds, so a read that runs away fails the test instead of hanging it
+    or taking the machine's memory."""
+    prelude = ('import resource\n'
+               f'resource.setrlimit(resource.RLIMIT_AS, ({LIMIT_BYTES}, '
+               f'{LIMIT_BYTES}))\n')
+    return subprocess.run(
+        [sys.executable, '-c', prelude + textwrap.dedent(code), *args],
+        capture_output=True, text=True, errors='replace', timeout=timeout)

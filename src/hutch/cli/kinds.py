@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
@@ -26,6 +28,7 @@ from .targets import (
     TargetError,
     shard_folders,
     shelf_base,
+    shelf_files_base,
     sqlite_in_wal_mode,
     sqlite_tables,
     zip_entries,
@@ -75,8 +78,8 @@ class DirectoryTarget(Target):
                           'not be worked out; give --shard N', path=path)
 
     def entry(self, key: str) -> tuple[Optional[int], Optional[float]]:
-        try:
-            st = self.stash.key_to_path(key).stat()
+        try:  # the entry itself: a link is not followed
+            st = self.stash.key_to_path(key).lstat()
         except FileNotFoundError:
             return None, None
         return st.st_size, st.st_mtime
@@ -111,7 +114,10 @@ class SqliteTarget(Target):
                               'SqliteStash wrote; hutch leaves it alone',
                               path=path)
         self.table = self._pick_table(path, options.table)
-        self.stash = SqliteStash(path, table=self.table, serializer='bytes')
+        # reading opens it read-only: nothing changes on disk, not even the
+        # WAL a killed writer left, and a read-only folder can be read
+        self.stash = SqliteStash(path, table=self.table, serializer='bytes',
+                                 read_only=not options.write)
 
     @staticmethod
     def _pick_table(path: Path, table: Optional[str]) -> str:
@@ -158,7 +164,25 @@ class ZipTarget(Target):
         info = self.infos.get(key)
         if info is None:
             return super().entry(key)
-        return info.file_size, dt.datetime(*info.date_time).timestamp()
+        try:
+            mtime = dt.datetime(*info.date_time).timestamp()
+        except ValueError:  # a DOS date with month or day 0
+            mtime = None
+        return info.file_size, mtime
+
+    def raw(self, key: str, limit: Optional[int] = None) -> Optional[bytes]:
+        """The entry's bytes; with ``limit``, no more than one byte over it
+        are decompressed, whatever size the entry claims."""
+        info = self.infos.get(key)
+        if info is None or info.is_dir():
+            return None
+        try:
+            with zipfile.ZipFile(self.path) as z, z.open(info) as f:
+                return f.read() if limit is None else f.read(limit + 1)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError,
+                NotImplementedError, RuntimeError) as e:
+            raise TargetError(f'cannot read zip entry: {e}',
+                              path=self.path) from e
 
     def details(self) -> list[tuple[str, str]]:
         return [('entries', str(len(self.infos)))]
@@ -174,7 +198,7 @@ class ShelveTarget(Target):
 
     def __init__(self, path: Path, options: Options) -> None:
         super().__init__(path, options)
-        base = shelf_base(path)
+        base = shelf_base(path) or shelf_files_base(path)
         if base is None:
             raise TargetError('not a dbm shelf', path=path)
         self.base = base

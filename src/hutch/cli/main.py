@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import stat
 import sys
 from collections.abc import Sequence
 from typing import Any, Optional
@@ -23,6 +24,7 @@ from .. import __version__
 from ..errors import PersistableError
 from ..serial import get_serializer
 from . import render
+from .pickled import read_pickle
 from .targets import KINDS, Options, Target, TargetError, open_target
 
 __all__ = ['main', 'build_parser']
@@ -46,9 +48,9 @@ def _sorted_keys(target: Target) -> list[str]:
     return sorted(target.keys(), key=_natural)
 
 
-def _options(args: argparse.Namespace) -> Options:
+def _options(args: argparse.Namespace, write: bool = False) -> Options:
     return Options(kind=args.kind, pattern=args.pattern, table=args.table,
-                   shard=args.shard)
+                   shard=args.shard, write=write)
 
 
 def _serializer_for(args: argparse.Namespace, target: Target,
@@ -56,6 +58,11 @@ def _serializer_for(args: argparse.Namespace, target: Target,
     if args.serializer:
         return str(args.serializer)
     return target.serializer_hint or render.sniff_serializer(data)
+
+
+def _sniffed_whole(plain: bytes) -> bool:
+    """Whether the sniffer saw all of a value of these plain bytes."""
+    return len(plain) <= render.SNIFF_BYTES
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -77,30 +84,61 @@ def cmd_ls(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read(target: Target, key: str) -> bytes:
-    data = target.raw(key)
+def _read(target: Target, key: str, limit: Optional[int] = None) -> bytes:
+    data = target.raw(key, limit)
     if data is None:
         raise TargetError(f'no key {key!r} in this {target.kind} stash',
                           path=target.path)
     return data
 
 
+def _decode(args: argparse.Namespace, target: Target, data: bytes) -> Any:
+    """The value stored as ``data``; a pickle's is read without running
+    it unless ``--unpickle`` was given."""
+    name = _serializer_for(args, target, data)
+    guessed = not (args.serializer or target.serializer_hint)
+    where = {'key': args.key, 'path': target.where(args.key)}
+    base, _, codec = name.partition('+')
+    limit = render.SHOW_BYTES
+    try:
+        plain, whole = render.plain_bytes(data, codec, limit)
+    except Exception as e:
+        raise PersistableError(
+            f'cannot decompress the value as {name}: {type(e).__name__}: '
+            f'{e}; --raw writes the stored bytes', **where) from e
+    if not whole:
+        raise PersistableError(
+            f'the value is larger than {render.human_bytes(limit)} '
+            f'uncompressed, more than hutch shows; --raw writes the stored '
+            'bytes', **where)
+    try:
+        if base == 'pickle' and not args.unpickle:
+            return read_pickle(plain)
+        return get_serializer(base).loads(plain)
+    except Exception as e:
+        if guessed and base == 'json' and not _sniffed_whole(plain):
+            # sniffed from the value's start only: text that begins like JSON
+            return get_serializer('text').loads(plain)
+        raise PersistableError(
+            f'cannot read the value as {name}: {type(e).__name__}: {e}; '
+            '--raw writes the stored bytes', **where) from e
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     out = sys.stdout
     with open_target(args.path, _options(args)) as target:
-        data = _read(target, args.key)
+        data = _read(target, args.key, None if args.raw else render.SHOW_BYTES)
         if args.raw:
             out.flush()
             out.buffer.write(data)
             return 0
-        name = _serializer_for(args, target, data)
-        try:
-            value = get_serializer(name).loads(data)
-        except Exception as e:
+        if len(data) > render.SHOW_BYTES:
             raise PersistableError(
-                f'cannot read the value as {name}: {type(e).__name__}: {e}; '
-                '--raw writes the stored bytes', key=args.key,
-                path=target.where(args.key)) from e
+                f'the value is larger than '
+                f'{render.human_bytes(render.SHOW_BYTES)}, more than hutch '
+                'shows; --raw writes the stored bytes', key=args.key,
+                path=target.where(args.key))
+        value = _decode(args, target, data)
     if args.json:
         try:
             text = render.format_json(value)
@@ -114,21 +152,44 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sniffed(target: Target, keys: list[str]) -> str:
+    """The serializer of the first key's value, and where it came from."""
+    first = min(keys, key=_natural)
+    try:
+        data = _read(target, first, render.SNIFF_BYTES)
+    except PersistableError as e:
+        return f'unknown (key {render.show_key(first)} unreadable: {e.msg})'
+    return (f'{render.sniff_serializer(data)} '
+            f'(sniffed from key {render.show_key(first)})')
+
+
+def _regular_files(target: Target) -> list[os.stat_result]:
+    """What each of the target's files takes; links and FIFOs are left
+    out (and are not followed)."""
+    found = []
+    for path in target.files():
+        try:
+            st = path.lstat()
+        except FileNotFoundError:  # removed meanwhile
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found.append(st)
+    return found
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     out = sys.stdout
     with open_target(args.path, _options(args)) as target:
         # sizes first: reading may open files (a SQLite journal) for a while
-        files = list(target.files())
-        disk = sum(p.stat().st_size for p in files)
+        files = _regular_files(target)
+        disk = sum(st.st_size for st in files)
         keys = target.keys()
         if args.serializer:
             ser = f'{args.serializer} (given)'
         elif target.serializer_hint:
             ser = target.serializer_hint
         elif keys:
-            first = min(keys, key=_natural)
-            ser = (f'{render.sniff_serializer(_read(target, first))} '
-                   f'(sniffed from key {render.show_key(first)})')
+            ser = _sniffed(target, keys)
         else:
             ser = 'unknown (no keys)'
         rows = [
@@ -147,7 +208,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_rm(args: argparse.Namespace) -> int:
     missing = []
-    with open_target(args.path, _options(args)) as target:
+    with open_target(args.path, _options(args, write=True)) as target:
         for key in args.keys:
             if not target.delete(key):
                 missing.append(key)
@@ -167,7 +228,7 @@ def _confirm(question: str) -> None:
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
-    with open_target(args.path, _options(args)) as target:
+    with open_target(args.path, _options(args, write=True)) as target:
         target.check_writable()
         n = len(target.keys())
         if not args.yes:
@@ -222,10 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ls)
 
     p = sub.add_parser('show', parents=[where, reading], help='show a value',
-                       description='Show the value of one key.  Reading a '
-                       'pickle runs code: show only data you trust, or use '
-                       '--raw.')
+                       description='Show the value of one key.  A pickle is '
+                       'shown as the data it holds, read without running '
+                       'it: what it would call appears as module.name(...).')
     p.add_argument('key', metavar='KEY', help='the key whose value to show')
+    p.add_argument('--unpickle', action='store_true',
+                   help='really unpickle the value (runs code chosen by '
+                        'whoever wrote it: only for data you trust)')
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument('--json', action='store_true',
                      help='print the value as JSON')

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dbm
 import os
 import sqlite3
+import stat
 import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -63,6 +64,8 @@ class Options:
     pattern: str = '{name}.dat'
     table: Optional[str] = None
     shard: Optional[int] = None
+    #: the command writes (else a target opens its data read-only)
+    write: bool = False
 
 
 def _head(path: Path, n: int = 16) -> bytes:
@@ -112,12 +115,42 @@ def shelf_base(path: Path) -> Optional[Path]:
     return None
 
 
+def shelf_files_base(path: Path) -> Optional[Path]:
+    """The name of a shelf at ``path`` that :func:`dbm.whichdb` can't
+    recognize (its index damaged), judged by the files' names alone."""
+    bases = [path]
+    if path.suffix in SHELF_SUFFIXES:
+        bases.append(path.with_suffix(''))
+    for base in bases:
+        if any(os.path.isfile(f'{base}{suffix}') for suffix in SHELF_SUFFIXES):
+            return base
+    return None
+
+
+def _special(path: Path) -> Optional[str]:
+    """What ``path`` is when it is neither a folder nor a regular file."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+        return None
+    return 'a FIFO' if stat.S_ISFIFO(mode) else \
+        'a device' if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else \
+        'a socket'
+
+
 def detect_kind(path: Path, options: Options = Options()) -> str:
     """The kind of stash at ``path`` (one of :data:`KINDS`).
 
     :raises TargetError: when ``path`` is missing or nothing hutch knows
     """
+    special = _special(path)
+    if special:  # opening a FIFO would wait for a writer
+        raise TargetError(f'{special}, not a stash', path=path)
     if not os.path.lexists(path) and shelf_base(path) is None:
+        if shelf_files_base(path) is not None:
+            return 'shelve'  # damaged: ShelveStash says what is wrong
         raise TargetError('no such file or folder', path=path)
     if path.is_dir():
         suffix = _pattern_suffix(options.pattern)
@@ -174,8 +207,12 @@ class Target(ABC):
         """Every key, in the stash's own order."""
         return list(self.stash.keys())
 
-    def raw(self, key: str) -> Optional[bytes]:
-        """The bytes stored under ``key``; ``None`` when it is absent."""
+    def raw(self, key: str, limit: Optional[int] = None) -> Optional[bytes]:
+        """The bytes stored under ``key``; ``None`` when it is absent.
+
+        :param limit: a kind whose reads expand the stored data (a zip
+            entry) reads at most one byte more than this
+        """
         data = self.stash.load(key)
         return data if isinstance(data, bytes) else None
 
@@ -239,7 +276,7 @@ def open_target(path: str | os.PathLike[str],
     if kind not in KINDS:
         raise TargetError(f'unknown kind {kind!r}; known: {", ".join(KINDS)}')
     if options.kind and not os.path.lexists(p) and \
-            (kind != 'shelve' or shelf_base(p) is None):
+            (kind != 'shelve' or shelf_files_base(p) is None):
         raise TargetError('no such file or folder', path=p)
     if kind in ('sqlite', 'zip') and p.is_dir():
         raise TargetError(f'a folder, not a {kind} file', path=p)
@@ -258,9 +295,9 @@ def sqlite_in_wal_mode(path: Path) -> bool:
 
 def sqlite_tables(path: Path) -> dict[str, list[str]]:
     """The tables of a SQLite file and their columns, read without writing."""
-    uri = f'{Path(path).resolve().as_uri()}?mode=ro'
+    from ..stash.sqlite import connect_read_only
     try:
-        conn = sqlite3.connect(uri, uri=True)
+        conn = connect_read_only(path)
         try:
             names = [r[0] for r in conn.execute(
                 "select name from sqlite_master where type = 'table' "

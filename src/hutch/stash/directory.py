@@ -36,10 +36,16 @@ from .._files import (
     check_folder,
     check_path,
     finished_temp,
+    open_folder,
     read_file,
     remove_stale_temps,
 )
-from ..errors import PersistableError, deserialize_error, serialize_error
+from ..errors import (
+    ForeignFileError,
+    PersistableError,
+    deserialize_error,
+    serialize_error,
+)
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING, check_int
 from .base import CloseableStash
@@ -216,9 +222,12 @@ class DirectoryStash(CloseableStash):
     def _read(self, key: str) -> Any:
         file, long = self._locate(key)
         try:
-            data = read_file(file)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            return MISSING
+            data = self._read_bytes(file)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return MISSING  # a folder is never a key (see keys())
+        except ForeignFileError as e:
+            return self._unreadable(
+                ForeignFileError(e.msg, key=key, path=file), key, file)
         if long:
             unpacked = _keys.unpack_long_key(data)
             if unpacked is None or unpacked[0] != key:
@@ -227,11 +236,27 @@ class DirectoryStash(CloseableStash):
         try:
             return self.serializer.loads(data)
         except Exception as e:
-            if self.on_error == 'missing':
-                logger.warning('treating unreadable %s (key %r) as missing: '
-                               '%s', file, key, e)
-                return MISSING
-            raise deserialize_error(e, key, file) from e
+            return self._unreadable(deserialize_error(e, key, file), key, file)
+
+    def _unreadable(self, error: PersistableError, key: str, file: str) -> Any:
+        """:data:`MISSING` (``on_error='missing'``), else raise ``error``."""
+        if self.on_error == 'missing':
+            logger.warning('treating unreadable %s (key %r) as missing: '
+                           '%s', file, key, error)
+            return MISSING
+        raise error from error.__cause__
+
+    def _read_bytes(self, file: str) -> bytes:
+        """The bytes of a key's ``file``: a regular file, reached without
+        following a symbolic link (a shard folder's included)."""
+        if not self.shard:
+            return read_file(file)
+        folder, name = os.path.split(file)
+        fd = open_folder(folder)
+        try:
+            return read_file(name, dir_fd=fd)
+        finally:
+            os.close(fd)
 
     def load(self, name: str) -> Any:
         value = self._read(name)
@@ -270,7 +295,9 @@ class DirectoryStash(CloseableStash):
             return
         for entry in entries:
             name = entry.name
-            if len(name) == self._width and entry.is_dir() and \
+            # a shard folder replaced by a link is not ours: never followed
+            if len(name) == self._width and \
+                    entry.is_dir(follow_symlinks=False) and \
                     all(c in '0123456789abcdef' for c in name) and \
                     int(name, 16) < self.shard:
                 yield entry
@@ -312,6 +339,10 @@ class DirectoryStash(CloseableStash):
 
     def _store(self, name: str, file: str, data: bytes) -> None:
         """Write ``data`` (from :meth:`_encode`) as the file of key ``name``."""
+        if self.shard and os.path.islink(os.path.dirname(file)):
+            raise ForeignFileError('a symbolic link where a shard folder '
+                                   'should be; hutch does not write through '
+                                   'it', key=name, path=os.path.dirname(file))
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 atomic_write(file, data, self.durable, key=name)
@@ -332,9 +363,20 @@ class DirectoryStash(CloseableStash):
             logger.debug('delete of missing key %r (%s)', name, file)
             return
         try:
-            os.unlink(file)
-        except FileNotFoundError:
+            if self.shard:  # never through a shard folder that is a link
+                folder, base = os.path.split(file)
+                fd = open_folder(folder)
+                try:
+                    os.unlink(base, dir_fd=fd)
+                finally:
+                    os.close(fd)
+            else:
+                os.unlink(file)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            # a folder is not a key, as for load() and keys(): it stays
             logger.debug('delete of missing key %r (%s)', name, file)
+        except ForeignFileError as e:
+            raise ForeignFileError(e.msg, key=name, path=file) from None
 
     def clear(self) -> None:
         """Remove every key's file and stale temporary files.

@@ -59,7 +59,7 @@ from ..util import MISSING, check_seconds, chunks
 from .base import CloseableStash, _PicklesByArguments
 from .check import DATABASE, CheckReport, Problem, check_values
 
-__all__ = ['SqliteStash']
+__all__ = ['SqliteStash', 'connect_read_only']
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,56 @@ def _is_full(e: BaseException) -> bool:
     return bool(code == _SQLITE_FULL)
 
 
+def connect_read_only(path: Path, timeout: float = 5.0) -> sqlite3.Connection:
+    """A connection to the database at ``path`` that never changes its data
+    (statements can't write), in autocommit mode.
+
+    * With no ``-wal`` beside it (closed cleanly), the database is opened
+      as usual with ``query_only``: the ``-wal``/``-shm`` files SQLite makes
+      to read it go away again on close, as for any reader.
+    * With a ``-wal`` (a writer is at work, or was killed), it is opened
+      ``mode=ro``, so the WAL is read but never checkpointed into the
+      database or removed.
+    * Where neither can work for want of write access to the folder (a
+      read-only mount, another user's folder) and there is no ``-wal`` --
+      so no write under way or left over -- the file is read as immutable.
+
+    :raises sqlite3.Error: when it can't be opened
+    """
+    uri = Path(path).resolve().as_uri()
+
+    def connect(query: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(query, uri=True, timeout=timeout,
+                               isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute('PRAGMA query_only = ON')
+            conn.execute(SQL_JOURNAL_MODE).fetchone()
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    if os.path.lexists(f'{path}-wal'):
+        return connect(f'{uri}?mode=ro')
+    try:
+        return connect(f'{uri}?mode=rw')
+    except sqlite3.OperationalError as e:
+        if not _cannot_write(e):
+            raise
+    try:
+        return connect(f'{uri}?mode=ro')
+    except sqlite3.OperationalError as e:
+        if not _cannot_write(e) or os.path.lexists(f'{path}-wal'):
+            raise
+    return connect(f'{uri}?mode=ro&immutable=1')
+
+
+def _cannot_write(e: sqlite3.OperationalError) -> bool:
+    """Whether SQLite failed for want of write access to the files."""
+    text = str(e)
+    return 'readonly' in text or 'unable to open' in text
+
+
 class _Local(threading.local):
     conn: Optional[sqlite3.Connection] = None
     cursor: Optional[sqlite3.Cursor] = None
@@ -150,6 +200,12 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         :func:`~hutch.get_serializer`); pickle by default
     :param timeout: seconds a writer waits for another process's write
         before giving up with :class:`~hutch.PersistableError`
+    :param read_only: open the database for reading only (SQLite's
+        ``mode=ro``): nothing on disk changes -- a WAL left by a killed
+        writer is read, not checkpointed -- and writes raise
+        :class:`~hutch.PersistableError`.  A database this process can't
+        write (a read-only mount, another user's folder) is opened this way
+        by itself.
 
     Not for network file systems: SQLite's locks are not reliable there.
     """
@@ -157,11 +213,11 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
     shareable = True
 
     #: pickled by path, never by connection
-    _PICKLED = ('path', 'table', 'serializer', 'timeout')
+    _PICKLED = ('path', 'table', 'serializer', 'timeout', 'read_only')
 
     def __init__(self, path: Union[str, os.PathLike[str]],
                  table: str = 'stash', serializer: SerializerSpec = None,
-                 timeout: float = 60.0) -> None:
+                 timeout: float = 60.0, read_only: bool = False) -> None:
         path = check_path(path)
         if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
             raise ValueError(f'table must be a plain identifier, got {table!r}')
@@ -173,6 +229,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         self.table = table
         self.serializer = get_serializer(serializer)
         self.timeout = float(timeout)
+        self.read_only = bool(read_only)
         self._setup()
 
     def _setup(self) -> None:
@@ -227,26 +284,45 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         pid = _process.pid
         with self._lock:
             self._adopt_or_prune(pid)
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(
-                    self.path, timeout=self.timeout, isolation_level=None,
-                    check_same_thread=False)
-            except (sqlite3.Error, OSError) as e:
-                raise PersistableError(
-                    f'cannot open database: {e}', path=self.path) from e
-            try:
-                self._configure(conn)
-            except sqlite3.Error as e:
-                conn.close()
-                raise PersistableError(
-                    f'cannot set up table {self.table!r}: {e}',
-                    path=self.path) from e
+            conn = self._open_read_only() if self.read_only \
+                else self._open_read_write()
             self._conns.append((threading.current_thread(), conn))
             local.conn, local.cursor = conn, conn.cursor()
             local.pid, local.epoch = pid, self._epoch
         logger.debug('opened %s (table %s)', self.path, self.table)
         return conn
+
+    def _open_read_write(self) -> sqlite3.Connection:
+        """A connection set up for writing; a read-only one when the
+        database exists but can't be written."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None,
+                check_same_thread=False)
+        except (sqlite3.Error, OSError) as e:
+            raise PersistableError(
+                f'cannot open database: {e}', path=self.path) from e
+        try:
+            self._configure(conn)
+        except sqlite3.Error as e:
+            conn.close()
+            if isinstance(e, sqlite3.OperationalError) and \
+                    self.path.is_file() and _cannot_write(e):
+                logger.debug('%s is not writable (%s): reading only',
+                             self.path, e)
+                return self._open_read_only()
+            raise PersistableError(
+                f'cannot set up table {self.table!r}: {e}',
+                path=self.path) from e
+        return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        try:
+            return connect_read_only(self.path, self.timeout)
+        except sqlite3.Error as e:
+            raise PersistableError(f'cannot open database to read: {e}',
+                                   path=self.path) from e
 
     def _configure(self, conn: sqlite3.Connection) -> None:
         """Put the database in WAL mode and make the table if it is missing.
