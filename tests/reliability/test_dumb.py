@@ -40,6 +40,24 @@ def test_what_it_writes_is_a_plain_dbm_dumb_database(tmp_path: Path) -> None:
                                        b'b': b'two'}
 
 
+def test_it_reads_what_the_standard_dbm_dumb_wrote(tmp_path: Path) -> None:
+    path = str(tmp_path / 'db')
+    with dbm.dumb.open(path, 'c') as plain:
+        plain[b'a'] = b'1'
+        plain['\u00e9t\u00e9'] = b'summer'
+        plain[b'a'] = b'overwritten with more bytes than before'
+        plain[b'gone'] = b'soon'
+        del plain[b'gone']
+    db = open_safe_dumb(path, 'r')
+    assert sorted(db.keys()) == [b'a', '\u00e9t\u00e9'.encode()]
+    assert db[b'a'] == b'overwritten with more bytes than before'
+    assert db['\u00e9t\u00e9'] == b'summer'
+    assert (len(db), b'a' in db, 'zz' in db, 3 in db) == (2, True, False, False)
+    db.close()
+    with pytest.raises(dbm.dumb.error):
+        db[b'a']
+
+
 def test_a_shelf_it_writes_opens_with_shelve(tmp_path: Path) -> None:
     path = str(tmp_path / 'db')
     db = open_safe_dumb(path, 'c')

@@ -37,19 +37,16 @@ import ast
 import dbm.dumb
 import os
 import re
+from collections.abc import Iterator, MutableMapping
 from typing import Any, Union
 
 from .. import _process
-from .._files import atomic_writer
+from .._files import _write_all, atomic_writer
 from ..errors import CorruptDataError
 
 __all__ = ['SafeDumbDatabase', 'open_safe_dumb']
 
 Bytesish = Union[bytes, bytearray, str]
-
-# the stubs show only the public face of dbm.dumb's database class; this
-# module works with its private parts, so it sees the class untyped
-_DumbDatabase: Any = dbm.dumb._Database
 
 _BLOCK = 512  # dbm.dumb aligns each value to this many bytes
 _MAX_LINE = 1 << 20  # longest index line parsed as Python
@@ -58,12 +55,6 @@ _CLOEXEC = getattr(os, 'O_CLOEXEC', 0)
 # An index line as dbm.dumb writes it for a key whose repr needs no escape:
 # 'key', (offset, size).  Other lines are read as dbm.dumb reads them.
 _PLAIN_INDEX_LINE = re.compile(r"'([^'\\]*)', \((\d+), (\d+)\)").fullmatch
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 def _append(path: bytes, data: bytes, align: int, mode: int,
@@ -101,9 +92,19 @@ def _line(key: bytes, entry: tuple[int, int]) -> bytes:
     return f'{key.decode("Latin-1")!r}, {entry!r}\n'.encode('Latin-1')
 
 
-class SafeDumbDatabase(_DumbDatabase):  # type: ignore[misc]
+def _as_bytes(key: Bytesish) -> bytes:
+    return key.encode('utf-8') if isinstance(key, str) else bytes(key)
+
+
+class SafeDumbDatabase(MutableMapping[bytes, bytes]):
     """A ``dbm.dumb`` database that a kill, a full disk or an exit without
-    ``close()`` cannot corrupt or empty (see the module)."""
+    ``close()`` cannot corrupt or empty (see the module).
+
+    Written on the file format alone -- ``name.dat`` holds the values at
+    512-byte boundaries, ``name.dir`` one ``repr`` line ``'key', (offset,
+    size)`` per store, the last line for a key winning -- and on no private
+    part of :mod:`dbm.dumb`, whose readers and writers it interoperates with.
+    """
 
     _index: Any  # key -> (offset, size); None once closed
 
@@ -111,7 +112,50 @@ class SafeDumbDatabase(_DumbDatabase):  # type: ignore[misc]
         self._pid = _process.pid
         self._lines = 0        # index lines on disk
         self._rewrite = False  # the index on disk must be written afresh
-        super().__init__(filebasename, mode, flag)
+        base = os.fsencode(filebasename)
+        self._dirfile = base + b'.dir'
+        self._datfile = base + b'.dat'
+        self._mode = mode
+        self._readonly = flag == 'r'
+        self._index = None
+        self._create(flag)
+        self._update(flag)
+
+    def _verify_open(self) -> None:
+        if self._index is None:
+            raise dbm.dumb.error('the database has already been closed')
+
+    def __getitem__(self, key: Bytesish) -> bytes:
+        self._verify_open()
+        pos, size = self._index[_as_bytes(key)]  # KeyError when absent
+        with open(self._datfile, 'rb') as f:
+            f.seek(pos)
+            return f.read(size)
+
+    def __contains__(self, key: object) -> bool:
+        self._verify_open()
+        if not isinstance(key, (bytes, bytearray, str)):
+            return False
+        return _as_bytes(key) in self._index
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._verify_open()
+        return iter(list(self._index))
+
+    def __len__(self) -> int:
+        self._verify_open()
+        return len(self._index)
+
+    def keys(self) -> list[bytes]:  # type: ignore[override]
+        """The keys, as :mod:`dbm.dumb` gives them: a list of bytes."""
+        self._verify_open()
+        return list(self._index)
+
+    def __enter__(self) -> SafeDumbDatabase:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def _create(self, flag: str) -> None:
         if flag in ('c', 'n'):
