@@ -14,14 +14,13 @@ import pytest
 
 from hutch import LockTimeoutError, PersistableError
 from hutch._files import (
-    FileLock,
     atomic_write,
     atomic_writer,
     is_temp_name,
-    lock_dir,
     read_file,
     remove_stale_temps,
 )
+from hutch._locks import FileLock, lock_dir
 
 MP = multiprocessing.get_context(
     'fork' if 'fork' in multiprocessing.get_all_start_methods() else 'spawn')

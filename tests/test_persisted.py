@@ -26,7 +26,7 @@ from hutch import (
     PersistedWork,
     persisted,
 )
-from hutch._files import FileLock
+from hutch._locks import FileLock
 
 SPAWN = multiprocessing.get_context('spawn')
 

@@ -63,7 +63,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional, TextIO, TypeVar, Union
 
-from ._files import FileLock, atomic_writer, check_path, path_type_error
+from ._files import atomic_writer, check_path, path_type_error
+from ._locks import FileLock
 from .dealloc import Deallocatable
 from .errors import (
     CorruptDataError,

@@ -4,7 +4,7 @@
   killed at a random moment leaves the target holding a whole old or new
   value, never a torn one; its leftovers are only temporary files that
   :func:`~hutch._files.is_temp_name` recognizes.
-* :class:`hutch._files.FileLock`: excludes across processes, and the kernel
+* :class:`hutch._locks.FileLock`: excludes across processes, and the kernel
   releases it when its holder is SIGKILLed.
 """
 
@@ -21,12 +21,12 @@ import pytest
 
 from hutch import LockTimeoutError
 from hutch._files import (
-    FileLock,
     atomic_write,
     atomic_writer,
     is_temp_name,
     remove_stale_temps,
 )
+from hutch._locks import FileLock
 
 from .procs import (
     DONE,

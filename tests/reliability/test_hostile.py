@@ -278,7 +278,7 @@ def _bad_constructions(tmp: Path) -> dict[str, tuple[Callable[[], Any],
         UnionStash,
         get_serializer,
     )
-    from hutch._files import FileLock
+    from hutch._locks import FileLock
 
     d = DictionaryStash()
     cases: dict[str, tuple[Callable[[], Any], type[Exception]]] = {

@@ -1,6 +1,6 @@
 """The lock that avoids computing a value twice, against a hostile host.
 
-:class:`~hutch._files.FileLock` (behind ``PersistedWork``) keeps its files
+:class:`~hutch._locks.FileLock` (behind ``PersistedWork``) keeps its files
 in a folder outside the data.  Another local user may make that folder
 first and plant symlinks in it, a temporary-file cleaner may sweep it, and a
 long-running program may lock thousands of paths.  None of it may make hutch
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from hutch import LockTimeoutError, PersistableError, PersistedWork
-from hutch._files import FileLock, lock_dir
+from hutch._locks import FileLock, lock_dir
 
 from .procs import FORK, finish
 from .stashes import record, scaled

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .. import _process
-from .._files import wait_for_flock
+from .._locks import wait_for_flock
 from ..errors import (
     CorruptDataError,
     PersistableError,
