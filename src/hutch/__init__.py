@@ -3,7 +3,8 @@
 Two halves, as in the API hutch follows (``zensols.persist``):
 
 * method-level persistence -- ``@persisted``, ``PersistedWork``,
-  ``PersistableContainer``, ``Deallocatable``;
+  ``PersistableContainer``, ``Deallocatable``; and ``@memoize(stash)``,
+  which keeps a function's result for each set of its arguments;
 * stashes -- dict-like stores keyed by strings that stack on each other
   (a factory in front of a folder in front of a cache ...).
 
@@ -21,7 +22,10 @@ from .errors import (
     LockTimeoutError,
     PersistableError,
     ReadOnlyError,
+    UnstorableResultError,
 )
+from .memoentry import MemoEntry
+from .memoize import CacheInfo, Memoized, memoize
 from .multi import (
     ItemFailure,
     MultiProcessDefaultStash,
@@ -81,7 +85,9 @@ __all__ = [
     # errors
     'PersistableError', 'CorruptDataError', 'ReadOnlyError',
     'LockTimeoutError', 'MissingDataKeysError', 'ProcessingError',
-    'WorkerDiedError',
+    'WorkerDiedError', 'UnstorableResultError',
+    # function memoization
+    'memoize', 'Memoized', 'MemoEntry', 'CacheInfo',
     # method-level persistence
     'PersistedWork', 'persisted', 'PersistableContainer', 'resource',
     'Deallocatable', 'dealloc', 'dealloc_recursive',

@@ -21,6 +21,7 @@ __all__ = [
     'CorruptDataError',
     'ReadOnlyError',
     'LockTimeoutError',
+    'UnstorableResultError',
 ]
 
 
@@ -68,6 +69,10 @@ class ReadOnlyError(PersistableError):
 
 class LockTimeoutError(PersistableError, TimeoutError):
     """A lock guarding persisted data could not be acquired in time."""
+
+
+class UnstorableResultError(PersistableError, TypeError):
+    """A computed result that the stash's serializer cannot store."""
 
 
 def deserialize_error(cause: BaseException, key: Optional[Any] = None,
