@@ -101,6 +101,10 @@ _TEXT_FORM: tuple[type, ...] = (
     decimal.Decimal, fractions.Fraction, uuid.UUID)
 
 
+#: the plain types whose subclasses are keyed like them
+_PLAIN_BASES: tuple[type, ...] = (str, int, float, bytes, tuple, list, dict)
+
+
 def encode(value: Any) -> str:
     """The canonical text of ``value``; equal values give equal texts.
 
@@ -145,11 +149,10 @@ def _encode_other(value: Any) -> str:
             return _pandas(pandas, value)
     # subclasses of the plain types (str, int, tuple ...): keyed like their
     # base, under their own class name
-    base: type
-    for base in (str, int, float, bytes, tuple, list, dict):
+    for base in _PLAIN_BASES:
         if isinstance(value, base):
-            plain: Any = base(value)
-            return f'{_name(tp)}:' + _EXACT[base](plain)
+            make: Any = base
+            return f'{_name(tp)}:' + _EXACT[base](make(value))
     raise Unkeyable(value)
 
 
