@@ -28,7 +28,9 @@ the argument.
 >>> encode({'b': [1, 2.0], 'a': None}) == encode({'a': None, 'b': [1, 2.0]})
 True
 >>> encode((1, '1', 1.0, True))
-"(1,'1',1.0,True,)"
+"(1, '1', 1.0, True)"
+>>> encode((1, [2]))
+'(1,[2],)'
 >>> digest(['x', {3, 1, 2}])
 '2d73dbb940bdfc4f739136deea55593c'
 """
@@ -47,10 +49,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ['Unkeyable', 'encode', 'digest']
+__all__ = ['Unkeyable', 'encode', 'digest', 'compact', 'SCALARS']
 
 #: bytes of the digest (32 hex digits): collisions are out of reach
 DIGEST_SIZE = 16
+
+#: the longest canonical text :func:`compact` keeps as it is
+SHORT_TEXT = 64
 
 
 class Unkeyable(Exception):
@@ -66,8 +71,20 @@ def _name(tp: type) -> str:
     return f'{tp.__module__}.{tp.__qualname__}'
 
 
-def _seq(open_: str, close: str, items: Any) -> str:
-    return open_ + ''.join([encode(i) + ',' for i in items]) + close
+#: types whose ``repr`` is their key (and tells them apart from each other)
+SCALARS = frozenset({type(None), bool, int, float, complex, str, bytes})
+
+
+def _seq(value: Any) -> str:
+    """A tuple or list: its ``repr`` when it holds only scalars (the common
+    case, and the fast one), else its items' keys in order."""
+    for item in value:
+        if type(item) not in SCALARS:
+            break
+    else:
+        return repr(value)
+    open_, close = ('(', ')') if type(value) is tuple else ('[', ']')
+    return open_ + ''.join([encode(i) + ',' for i in value]) + close
 
 
 def _mapping(value: dict[Any, Any]) -> str:
@@ -89,8 +106,7 @@ _EXACT: dict[type, Callable[[Any], str]] = {
     type(None): repr, bool: repr, int: repr, float: repr, complex: repr,
     str: repr, bytes: repr,
     bytearray: lambda v: 'bytearray' + repr(bytes(v)),
-    tuple: lambda v: _seq('(', ')', v),
-    list: lambda v: _seq('[', ']', v),
+    tuple: _seq, list: _seq,
     dict: _mapping, set: _set, frozenset: _set,
     range: repr,
 }
@@ -119,6 +135,23 @@ def encode(value: Any) -> str:
 def digest(value: Any) -> str:
     """32 hex digits that stand for ``value`` (see :func:`encode`)."""
     return _blob(encode(value).encode('utf-8', 'surrogatepass'))
+
+
+def compact(value: Any) -> str:
+    """The key text of ``value``: its canonical text when that is short
+    (at most :data:`SHORT_TEXT` characters, so keys stay readable), else
+    ``#`` and its :func:`digest`.  The two forms never meet: no canonical
+    text starts with ``#``.
+
+    >>> compact((2, 'a'))
+    "(2, 'a')"
+    >>> compact(('a' * 80,))
+    '#f7b0306e6f02fe2df7744775668aa274'
+    """
+    text = encode(value)
+    if len(text) <= SHORT_TEXT:
+        return text
+    return '#' + _blob(text.encode('utf-8', 'surrogatepass'))
 
 
 def _encode_other(value: Any) -> str:

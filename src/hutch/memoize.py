@@ -45,10 +45,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import logging
 import os
 import pickle
-import threading
 import time
 from collections.abc import Callable, Collection
 from typing import Any, Generic, NamedTuple, Optional, ParamSpec, TypeVar, Union
@@ -66,6 +66,9 @@ __all__ = ['memoize', 'Memo', 'CacheInfo']
 
 logger = logging.getLogger(__name__)
 
+_SCALARS = _argkey.SCALARS
+_SHORT_TEXT = _argkey.SHORT_TEXT
+
 P = ParamSpec('P')
 R = TypeVar('R')
 
@@ -82,6 +85,11 @@ class CacheInfo(NamedTuple):
 
     hits: int
     misses: int
+
+
+def _counted(counter: itertools.count[int]) -> int:
+    """How many times ``next`` was called on ``counter`` (made at 0)."""
+    return int(repr(counter)[6:-1])  # 'count(n)'
 
 
 def _check_seconds(name: str, value: Optional[float]) -> Optional[float]:
@@ -164,6 +172,11 @@ class Memo:
         self.stash = stash
         self.name = f'{fn.__module__}.{fn.__qualname__}'
         self.binder = _Binder(fn, ignore)
+        # calls with exactly this many positional arguments key them as
+        # given (-1: never, when the signature needs binding or ignores)
+        binder = self.binder
+        self._arity = len(binder.names) if binder.simple and \
+            binder.kept is None and key is None else -1
         self.key_function = key
         self.version = None if version is None else str(version)
         self.expire = _check_seconds('expire', expire)
@@ -171,13 +184,14 @@ class Memo:
         self.read_only = bool(read_only)
         self.unstorable = unstorable
         self.lock_timeout = _check_seconds('lock_timeout', lock_timeout)
-        self.hits = self.misses = 0
+        # itertools.count: next() is atomic, so threads lose no count
+        self._hits = itertools.count()
+        self._misses = itertools.count()
         self._get = stash.get
         self._prefix: Optional[str] = None
         self._code: Optional[str] = None
         self._threads = KeyLocks()
         self._tasks = TaskKeyLocks()
-        self._count_lock = threading.Lock()
 
     # -- keys -----------------------------------------------------------
 
@@ -203,17 +217,29 @@ class Memo:
         prefix = self._prefix
         if prefix is None:
             prefix = self._prefix = f'{self.prefix}{self.code}:'
-        if self.key_function is not None:
+        if not kwargs and len(args) == self._arity:
+            # the common call, plain values by position: the key is their
+            # repr -- what _argkey.compact gives them, without its detours
+            for item in args:
+                if type(item) not in _SCALARS:
+                    break
+            else:
+                text = repr(args)
+                if len(text) <= _SHORT_TEXT:
+                    return prefix + text
+            values = args
+        elif self.key_function is not None:
             keyed = self.key_function(*args, **kwargs)
             try:
-                return prefix + _argkey.digest(keyed)
+                return prefix + _argkey.compact(keyed)
             except _argkey.Unkeyable as e:
                 raise TypeError(
                     f'cannot key the value the key function of {self.name} '
                     f'gave: a {e} has no stable key') from None
-        values = self.binder.values(args, kwargs)
+        else:
+            values = self.binder.values(args, kwargs)
         try:
-            return prefix + _argkey.digest(values)
+            return prefix + _argkey.compact(values)
         except _argkey.Unkeyable:
             raise self._unkeyable(values) from None
 
@@ -272,21 +298,24 @@ class Memo:
             logger.warning('%s; returned it without storing', error)
 
     def _count(self, hit: bool) -> None:
-        with self._count_lock:
-            if hit:
-                self.hits += 1
-            else:
-                self.misses += 1
+        next(self._hits if hit else self._misses)
 
     # -- calls ----------------------------------------------------------
 
     def call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """``fn(*args, **kwargs)``, read from the stash when it is there."""
         key = self.key(args, kwargs)
-        value = self.fresh(key, self._get(key, MISSING))
-        if value is not MISSING:
-            self._count(True)
-            return value
+        return self.resolve(key, self._get(key, MISSING), args, kwargs)
+
+    def resolve(self, key: str, stored: Any, args: tuple[Any, ...],
+                kwargs: dict[str, Any]) -> Any:
+        """The result of the call, given what reading its ``key`` found:
+        the stored result when it is fresh, else computed (and stored)."""
+        if stored is not MISSING:
+            value = self.fresh(key, stored)
+            if value is not MISSING:
+                next(self._hits)
+                return value
         if self.read_only:
             self._count(False)
             return self.fn(*args, **kwargs)
@@ -344,7 +373,7 @@ class Memo:
 
     def cache_info(self) -> CacheInfo:
         """Hits and misses counted by this process."""
-        return CacheInfo(self.hits, self.misses)
+        return CacheInfo(_counted(self._hits), _counted(self._misses))
 
     def cache_clear(self) -> None:
         """Delete this function's entries (of every code version) from the
@@ -352,8 +381,7 @@ class Memo:
         prefix = self.prefix
         for key in [k for k in self.stash.keys() if k.startswith(prefix)]:
             self.stash.delete(key)
-        with self._count_lock:
-            self.hits = self.misses = 0
+        self._hits, self._misses = itertools.count(), itertools.count()
 
 
 class Memoized(Generic[P, R]):
@@ -437,6 +465,19 @@ def memoize(stash: Union[Stash, str, os.PathLike[str]], *,
             @functools.wraps(fn)
             async def wrapper(*args: Any, **kwargs: Any) -> Any:
                 return await acall(args, kwargs)
+        elif expire is None and validate is None:
+            # a stored entry is a hit: take it here, one read, no detours
+            key_of, get, resolve = memo.key, memo._get, memo.resolve
+
+            @functools.wraps(fn)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                k = key_of(args, kwargs)
+                stored = get(k, MISSING)
+                if type(stored) is tuple and len(stored) == 7 \
+                        and stored[0] == MARK:
+                    next(memo._hits)
+                    return stored[6]
+                return resolve(k, stored, args, kwargs)
         else:
             call = memo.call
 

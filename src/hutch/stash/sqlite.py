@@ -76,6 +76,8 @@ SQL_ITEMS_AFTER = ('SELECT key, value FROM "{table}" WHERE key > ? '
 SQL_JOURNAL_MODE = 'PRAGMA journal_mode'
 SQL_WAL = 'PRAGMA journal_mode = WAL'
 SQL_SYNCHRONOUS = 'PRAGMA synchronous = NORMAL'
+# reads map the file instead of copying pages through read() calls
+SQL_MMAP = 'PRAGMA mmap_size = 67108864'
 
 _TABLE_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
 
@@ -302,6 +304,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
                 if str(mode).lower() != 'wal':
                     conn.execute(SQL_WAL)
                 conn.execute(SQL_SYNCHRONOUS)
+                conn.execute(SQL_MMAP)
                 conn.execute(self._sql_create)
                 if self._bounds is not None:
                     conn.execute('BEGIN IMMEDIATE')
