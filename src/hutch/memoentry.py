@@ -19,11 +19,13 @@ True
 
 from __future__ import annotations
 
+import json
+import pickletools
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
-__all__ = ['MemoEntry', 'MARK']
+__all__ = ['MemoEntry', 'MARK', 'peek', 'function_of_key']
 
 #: the first item of every stored entry (and the layout's version)
 MARK = 'hutch.memo/1'
@@ -75,7 +77,65 @@ class MemoEntry:
         when = time.strftime('%Y-%m-%d %H:%M:%S',
                              time.localtime(self.computed_at))
         return (f'{self.function}{self.args} computed {when} '
-                f'in {self.duration:.3g}s (code {self.code})')
+                f'in {self.duration:.3g}s')
+
+
+#: pickle opcodes that push the text and numbers an entry starts with
+_PUSHES = frozenset({'SHORT_BINUNICODE', 'BINUNICODE', 'BINUNICODE8',
+                     'UNICODE', 'BINFLOAT', 'FLOAT'})
+#: pickle opcodes that only frame or remember what was pushed
+_NEUTRAL = frozenset({'PROTO', 'FRAME', 'MARK', 'MEMOIZE', 'PUT', 'BINPUT',
+                      'LONG_BINPUT'})
+
+
+def peek(data: bytes) -> Optional[MemoEntry]:
+    """The metadata of a stored entry, read from its bytes without running
+    anything: a pickle is parsed (never unpickled) up to the metadata, JSON
+    is decoded.  ``None`` when ``data`` holds no entry in either form; the
+    entry's ``value`` is then ``None``, unread.
+
+    >>> import pickle
+    >>> e = MemoEntry('pkg.area', '(2.0,)', 1700000000.0, 0.25, 'c0de', 3.14)
+    >>> peek(pickle.dumps(e.to_stored())).args
+    '(2.0,)'
+    >>> peek(b'not an entry') is None
+    True
+    """
+    head: list[Any] = []
+    try:
+        if data[:1] == b'[':
+            stored = json.loads(data)
+            head = list(stored[:6]) if isinstance(stored, list) else []
+        else:
+            for op, arg, _ in pickletools.genops(data):
+                if op.name in _PUSHES:
+                    head.append(arg)
+                    if len(head) == 6:
+                        break
+                elif op.name not in _NEUTRAL:
+                    break
+    except Exception:  # not a pickle or JSON at all: simply no entry
+        return None
+    if len(head) != 6 or head[0] != MARK:
+        return None
+    _, function, args, computed, duration, code = head
+    if not (isinstance(function, str) and isinstance(args, str)
+            and isinstance(computed, float) and isinstance(duration, float)
+            and isinstance(code, str)):
+        return None
+    return MemoEntry(function, args, computed, duration, code, None)
+
+
+def function_of_key(key: str) -> Optional[str]:
+    """The function a memoized result's key belongs to, or ``None``.
+
+    >>> function_of_key('memo:pkg.area:c0de:(2.0,)')
+    'pkg.area'
+    """
+    if not key.startswith('memo:'):
+        return None
+    parts = key.split(':', 3)
+    return parts[1] if len(parts) == 4 else None
 
 
 def short_repr(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
