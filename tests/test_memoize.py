@@ -510,3 +510,17 @@ def test_memoizing_does_not_import_numpy_or_pandas() -> None:
     out = subprocess.run([sys.executable, '-c', code], capture_output=True,
                          text=True, check=True).stdout
     assert out.strip() == '[]'
+
+
+@pytest.mark.timeout(120)
+def test_a_recursive_function_on_a_shared_stash_finishes(
+        tmp_path: Path) -> None:
+    @memoize(SqliteStash(tmp_path / 'm.db'))
+    def fib(n: int) -> int:
+        return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+    a, b = 0, 1
+    for _ in range(150):
+        a, b = b, a + b
+    assert fib(150) == a
+    assert fib.cache_info().misses == 151

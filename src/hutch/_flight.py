@@ -5,8 +5,8 @@ that other callers of the same key wait for the result instead of computing
 it again.  :class:`KeyLocks` serves threads, :class:`TaskKeyLocks` the tasks
 of an asyncio event loop; both keep a lock only while someone holds or waits
 for it, so a long run over many keys does not pile up locks.  Processes are
-kept apart by :class:`StripedLocks`: file locks named by the stash's path and
-the key.
+kept apart by a :class:`~hutch._files.FileLock` named by the stash's path and
+the key (see :func:`lock_path`).
 
 >>> locks = KeyLocks()
 >>> with locks.hold('k'):
@@ -23,14 +23,13 @@ import contextlib
 import os
 import threading
 import weakref
-import zlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Optional
 
 from ._files import FileLock
 from .errors import LockTimeoutError
 
-__all__ = ['KeyLocks', 'TaskKeyLocks', 'StripedLocks', 'shared_path',
+__all__ = ['KeyLocks', 'TaskKeyLocks', 'lock_path', 'shared_path',
            'lock_in_loop']
 
 
@@ -90,53 +89,17 @@ class TaskKeyLocks:
                 del locks[key]
 
 
-class StripedLocks:
-    """Locks that keep threads and processes sharing a stash from computing
-    one key at once.
+def lock_path(stash: Any, key: str) -> Optional[str]:
+    """The path whose :class:`FileLock` keeps processes sharing ``stash``
+    from computing ``key`` at once, or ``None`` when the stash is not shared
+    by processes (only a stash whose data lives at a path is).
 
-    Keys are spread over :attr:`stripes` stripes (by a stable hash, the same
-    in every process); each stripe is a thread lock and a :class:`FileLock`,
-    made once and reused, so a miss does not pay for making a lock file.
-    Calls of two different keys wait for each other only when their keys
-    share a stripe (one chance in :attr:`stripes` for a pair).
-
-    :param base: the path the lock files are named by (a stash's path and
-        the function's name)
-    :param timeout: seconds to wait for another process; ``None``: as long
-        as it lives
+    There is one lock per key, never one shared by several keys: a memoized
+    function may call another (or itself) while it holds its key's lock,
+    and locks shared by keys could then wait for each other in a cycle.
     """
-
-    stripes = 1024
-
-    def __init__(self, base: str, timeout: Optional[float]) -> None:
-        self.base = base
-        self.timeout = timeout
-        self._guard = threading.Lock()
-        self._locks: dict[int, tuple[threading.Lock, FileLock]] = {}
-
-    def path(self, key: str) -> str:
-        """The path of the lock file of ``key``'s stripe."""
-        return self._path(self._stripe(key))
-
-    def _stripe(self, key: str) -> int:
-        return zlib.crc32(key.encode('utf-8', 'surrogatepass')) % self.stripes
-
-    def _path(self, stripe: int) -> str:
-        return os.path.join(self.base, str(stripe))
-
-    def of(self, key: str) -> tuple[threading.Lock, FileLock]:
-        """The thread lock and file lock of ``key``'s stripe: take both,
-        in that order."""
-        stripe = self._stripe(key)
-        locks = self._locks.get(stripe)
-        if locks is None:
-            with self._guard:
-                locks = self._locks.get(stripe)
-                if locks is None:
-                    locks = self._locks[stripe] = (
-                        threading.Lock(),
-                        FileLock(self._path(stripe), timeout=self.timeout))
-        return locks
+    path = shared_path(stash)
+    return None if path is None else os.path.join(path, 'memo', key)
 
 
 def shared_path(stash: Any) -> Optional[str]:

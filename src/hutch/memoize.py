@@ -55,7 +55,8 @@ from typing import Any, Generic, NamedTuple, Optional, ParamSpec, TypeVar, Union
 
 from . import _argkey
 from ._codedigest import code_digest
-from ._flight import KeyLocks, StripedLocks, TaskKeyLocks, lock_in_loop, shared_path
+from ._files import FileLock
+from ._flight import KeyLocks, TaskKeyLocks, lock_in_loop, lock_path
 from .errors import CorruptDataError, PersistableError, UnstorableResultError
 from .memoentry import MARK, MemoEntry, short_repr
 from .stash.base import Stash
@@ -190,12 +191,7 @@ class Memo:
         self._prefix: Optional[str] = None
         self._code: Optional[str] = None
         self._tasks = TaskKeyLocks()
-        shared = shared_path(stash)
-        # threads alone, or threads and processes sharing the stash
-        self._threads: Optional[KeyLocks] = None if shared else KeyLocks()
-        self._processes: Optional[StripedLocks] = None if shared is None \
-            else StripedLocks(os.path.join(shared, 'memo', self.name),
-                              self.lock_timeout)
+        self._threads = KeyLocks()
 
     # -- keys -----------------------------------------------------------
 
@@ -295,8 +291,8 @@ class Memo:
             raise
         except _SERIALIZE_ERRORS as e:
             error = UnstorableResultError(
-                f'cannot store the result of {self.name}: {e!r} (a '
-                f'{type(value).__name__} the stash cannot serialize)', key=key)
+                f'cannot store the result of {self.name}, a '
+                f'{type(value).__name__}: {e!r}', key=key)
             if self.unstorable == 'raise':
                 raise error from e
             logger.warning('%s; returned it without storing', error)
@@ -323,13 +319,12 @@ class Memo:
         if self.read_only:
             self._count(False)
             return self.fn(*args, **kwargs)
-        if self._processes is not None:
-            thread_lock, file_lock = self._processes.of(key)
-            with thread_lock, file_lock:
-                return self._compute(key, args, kwargs)
-        assert self._threads is not None
         with self._threads.hold(key):
-            return self._compute(key, args, kwargs)
+            path = lock_path(self.stash, key)
+            if path is None:
+                return self._compute(key, args, kwargs)
+            with FileLock(path, timeout=self.lock_timeout):
+                return self._compute(key, args, kwargs)
 
     def _compute(self, key: str, args: tuple[Any, ...],
                  kwargs: dict[str, Any]) -> Any:
@@ -356,8 +351,9 @@ class Memo:
             self._count(False)
             return await self.fn(*args, **kwargs)
         async with self._tasks.hold(key):
-            lock = None if self._processes is None else \
-                await lock_in_loop(self._processes.path(key), self.lock_timeout)
+            path = lock_path(self.stash, key)
+            lock = None if path is None else \
+                await lock_in_loop(path, self.lock_timeout)
             try:
                 value = self.fresh(key, self._get(key, MISSING))
                 if value is not MISSING:
