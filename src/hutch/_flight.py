@@ -5,8 +5,8 @@ that other callers of the same key wait for the result instead of computing
 it again.  :class:`KeyLocks` serves threads, :class:`TaskKeyLocks` the tasks
 of an asyncio event loop; both keep a lock only while someone holds or waits
 for it, so a long run over many keys does not pile up locks.  Processes are
-kept apart by a :class:`~hutch._files.FileLock` named by the stash's path and
-the key (see :func:`lock_path`).
+kept apart by :class:`StripedLocks`, file locks named by the stash's path
+and the key.
 
 >>> locks = KeyLocks()
 >>> with locks.hold('k'):
@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import threading
 import weakref
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Optional
 
 from ._files import FileLock
 from .errors import LockTimeoutError
 
-__all__ = ['KeyLocks', 'TaskKeyLocks', 'lock_path', 'shared_path',
+__all__ = ['KeyLocks', 'TaskKeyLocks', 'StripedLocks', 'shared_path',
            'lock_in_loop']
 
 
@@ -44,16 +46,23 @@ class KeyLocks:
         return len(self._locks)
 
     @contextlib.contextmanager
-    def hold(self, key: str) -> Iterator[None]:
-        """Hold ``key``'s lock for the ``with`` block."""
+    def hold(self, key: str) -> Iterator[bool]:
+        """Hold ``key``'s lock for the ``with`` block, which is given
+        whether another thread held it first."""
         with self._guard:
             entry = self._locks.get(key)
             if entry is None:
                 entry = self._locks[key] = [threading.Lock(), 0]
             entry[1] += 1
         try:
-            with entry[0]:
-                yield
+            lock = entry[0]
+            waited = not lock.acquire(blocking=False)
+            if waited:
+                lock.acquire()
+            try:
+                yield waited
+            finally:
+                lock.release()
         finally:
             with self._guard:
                 entry[1] -= 1
@@ -89,17 +98,126 @@ class TaskKeyLocks:
                 del locks[key]
 
 
-def lock_path(stash: Any, key: str) -> Optional[str]:
-    """The path whose :class:`FileLock` keeps processes sharing ``stash``
-    from computing ``key`` at once, or ``None`` when the stash is not shared
-    by processes (only a stash whose data lives at a path is).
+#: whether this thread or task is inside a memoized computation that holds
+#: a stripe: such a computation never waits for another stripe
+_holding: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    'hutch_memo_holding', default=False)
 
-    There is one lock per key, never one shared by several keys: a memoized
-    function may call another (or itself) while it holds its key's lock,
-    and locks shared by keys could then wait for each other in a cycle.
+
+class StripedLocks:
+    """Locks that keep the threads and processes sharing a stash from
+    computing one call at once.
+
+    Keys are spread over :attr:`stripes` stripes by a stable hash (the same
+    in every process); a stripe is a thread lock and a lock file, made once
+    and reused, so a miss pays for no new lock file.  Two calls wait for
+    each other only when their keys share a stripe.
+
+    Locks shared by keys could wait for each other in a cycle when memoized
+    functions nest (``f(1)`` holds stripe A and calls ``g(2)`` in stripe B,
+    while another process holds B and calls something in A).  So only an
+    outermost call waits for its stripe; a call made inside another
+    memoized computation takes its stripe only if it is free at once, and
+    otherwise computes without it (risking a duplicate computation, never a
+    deadlock).
+
+    :param base: the path the lock files are named by
+    :param timeout: seconds an outermost call waits for another process;
+        ``None``: as long as that process lives
     """
-    path = shared_path(stash)
-    return None if path is None else os.path.join(path, 'memo', key)
+
+    stripes = 1024
+
+    def __init__(self, base: str, timeout: Optional[float]) -> None:
+        self.base = base
+        self.timeout = timeout
+        self._guard = threading.Lock()
+        self._locks: dict[int, tuple[threading.Lock, FileLock, FileLock]] = {}
+
+    def path(self, key: str) -> str:
+        """The path of the lock file of ``key``'s stripe."""
+        stripe = zlib.crc32(key.encode('utf-8', 'surrogatepass')) % self.stripes
+        return os.path.join(self.base, str(stripe))
+
+    def _of(self, key: str) -> tuple[threading.Lock, FileLock, FileLock]:
+        stripe = zlib.crc32(key.encode('utf-8', 'surrogatepass')) % self.stripes
+        locks = self._locks.get(stripe)
+        if locks is None:
+            with self._guard:
+                locks = self._locks.get(stripe)
+                if locks is None:
+                    path = os.path.join(self.base, str(stripe))
+                    locks = self._locks[stripe] = (
+                        threading.Lock(),
+                        FileLock(path, timeout=self.timeout),
+                        FileLock(path, timeout=0))
+        return locks
+
+    @contextlib.contextmanager
+    def hold(self, key: str) -> Iterator[bool]:
+        """Hold ``key``'s stripe for the block (see the class for when a
+        nested call goes without); the block is given whether the call may
+        have waited for another (and must look for its result again)."""
+        thread_lock, waiting, trying = self._of(key)
+        if not _holding.get():
+            waited = not thread_lock.acquire(blocking=False)
+            if waited:
+                thread_lock.acquire()
+            try:
+                try:
+                    trying.acquire()
+                    file_lock = trying
+                except LockTimeoutError:
+                    waited = True
+                    waiting.acquire()
+                    file_lock = waiting
+                token = _holding.set(True)
+                try:
+                    yield waited
+                finally:
+                    _holding.reset(token)
+                    file_lock.release()
+            finally:
+                thread_lock.release()
+            return
+        if not thread_lock.acquire(blocking=False):
+            yield True  # held by this thread already, or busy: never wait
+            return
+        try:
+            try:
+                trying.acquire()
+                got = True
+            except LockTimeoutError:  # another process has it: go without
+                got = False
+            try:
+                yield True
+            finally:
+                if got:
+                    trying.release()
+        finally:
+            thread_lock.release()
+
+    @contextlib.asynccontextmanager
+    async def hold_in_loop(self, key: str) -> AsyncIterator[None]:
+        """:meth:`hold` for a task: waits in a worker thread, never in the
+        event loop."""
+        path = self.path(key)
+        lock: Optional[FileLock]
+        if not _holding.get():
+            lock = await lock_in_loop(path, self.timeout)
+        else:
+            lock = FileLock(path, timeout=0)
+            try:
+                lock.acquire()
+            except LockTimeoutError:
+                lock = None
+        token = _holding.set(True)
+        try:
+            yield
+        finally:
+            _holding.reset(token)
+            if lock is not None:
+                lock.release()
 
 
 def shared_path(stash: Any) -> Optional[str]:

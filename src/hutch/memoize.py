@@ -55,8 +55,7 @@ from typing import Any, Generic, NamedTuple, Optional, ParamSpec, TypeVar, Union
 
 from . import _argkey
 from ._codedigest import code_digest
-from ._files import FileLock
-from ._flight import KeyLocks, TaskKeyLocks, lock_in_loop, lock_path
+from ._flight import KeyLocks, StripedLocks, TaskKeyLocks, shared_path
 from .errors import CorruptDataError, PersistableError, UnstorableResultError
 from .memoentry import MARK, MemoEntry, short_repr
 from .stash.base import Stash
@@ -192,6 +191,11 @@ class Memo:
         self._code: Optional[str] = None
         self._tasks = TaskKeyLocks()
         self._threads = KeyLocks()
+        shared = shared_path(stash)
+        #: for a stash that processes may share: threads and processes
+        self._processes: Optional[StripedLocks] = None if shared is None \
+            else StripedLocks(os.path.join(shared, 'memo', self.name),
+                              self.lock_timeout)
 
     # -- keys -----------------------------------------------------------
 
@@ -319,20 +323,23 @@ class Memo:
         if self.read_only:
             self._count(False)
             return self.fn(*args, **kwargs)
-        with self._threads.hold(key):
-            path = lock_path(self.stash, key)
-            if path is None:
-                return self._compute(key, args, kwargs)
-            with FileLock(path, timeout=self.lock_timeout):
-                return self._compute(key, args, kwargs)
+        if self._processes is not None:
+            with self._processes.hold(key) as waited:
+                return self._compute(key, args, kwargs, waited)
+        with self._threads.hold(key) as waited:
+            return self._compute(key, args, kwargs, waited)
 
     def _compute(self, key: str, args: tuple[Any, ...],
-                 kwargs: dict[str, Any]) -> Any:
-        # another thread or process may have stored it while we waited
-        value = self.fresh(key, self._get(key, MISSING))
-        if value is not MISSING:
-            self._count(True)
-            return value
+                 kwargs: dict[str, Any], waited: bool) -> Any:
+        # Whoever held the lock before us may have stored the result.  When
+        # nobody did, the read before the lock stands: only a computation
+        # that ended in the instant between that read and the lock can be
+        # repeated (one after the other, never side by side).
+        if waited:
+            value = self.fresh(key, self._get(key, MISSING))
+            if value is not MISSING:
+                self._count(True)
+                return value
         self._count(False)
         start = time.perf_counter()
         value = self.fn(*args, **kwargs)
@@ -351,23 +358,22 @@ class Memo:
             self._count(False)
             return await self.fn(*args, **kwargs)
         async with self._tasks.hold(key):
-            path = lock_path(self.stash, key)
-            lock = None if path is None else \
-                await lock_in_loop(path, self.lock_timeout)
-            try:
-                value = self.fresh(key, self._get(key, MISSING))
-                if value is not MISSING:
-                    self._count(True)
-                    return value
-                self._count(False)
-                start = time.perf_counter()
-                value = await self.fn(*args, **kwargs)
-                self._store(key, value, args, kwargs,
-                            time.perf_counter() - start)
-                return value
-            finally:
-                if lock is not None:
-                    lock.release()
+            if self._processes is None:
+                return await self._acompute(key, args, kwargs)
+            async with self._processes.hold_in_loop(key):
+                return await self._acompute(key, args, kwargs)
+
+    async def _acompute(self, key: str, args: tuple[Any, ...],
+                        kwargs: dict[str, Any]) -> Any:
+        value = self.fresh(key, self._get(key, MISSING))
+        if value is not MISSING:
+            self._count(True)
+            return value
+        self._count(False)
+        start = time.perf_counter()
+        value = await self.fn(*args, **kwargs)
+        self._store(key, value, args, kwargs, time.perf_counter() - start)
+        return value
 
     # -- inspection -----------------------------------------------------
 
