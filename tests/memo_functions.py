@@ -64,3 +64,13 @@ def fill_bounded(path: str, start: int, count: int, max_items: int) -> None:
     for i in range(start, start + count):
         stash[f'k{i}'] = i
     stash.close()
+
+
+def fib_in_child(path: str, n: int, barrier: Any, results: Any) -> None:
+    """A child process: a recursive memoized Fibonacci on a shared stash."""
+    @hutch.memoize(hutch.SqliteStash(path))
+    def fib(k: int) -> int:
+        return k if k < 2 else fib(k - 1) + fib(k - 2)
+
+    barrier.wait()
+    results.put(fib(n))
