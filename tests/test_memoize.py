@@ -547,3 +547,14 @@ def test_recursive_functions_in_processes_sharing_a_stash_finish(
     assert [results.get(timeout=10) for _ in procs] == [a, a]
     results.close()
     results.join_thread()
+
+
+def test_a_result_too_big_for_a_bounded_stash_raises_unstorable(
+        tmp_path: Path) -> None:
+    @memoize(SqliteStash(tmp_path / 'm.db', max_bytes=1_000))
+    def blob(n: int) -> bytes:
+        return bytes(n)
+
+    assert blob(10) == bytes(10)
+    with pytest.raises(UnstorableResultError, match='max_bytes'):
+        blob(5_000)

@@ -56,7 +56,7 @@ from typing import Any, Generic, NamedTuple, Optional, ParamSpec, TypeVar, Union
 from . import _argkey
 from ._codedigest import code_digest
 from ._flight import KeyLocks, StripedLocks, TaskKeyLocks, shared_path
-from .errors import CorruptDataError, PersistableError, UnstorableResultError
+from .errors import CorruptDataError, UnstorableResultError
 from .memoentry import MARK, MemoEntry, short_repr
 from .stash.base import Stash
 from .util import MISSING
@@ -71,7 +71,8 @@ _SHORT_TEXT = _argkey.SHORT_TEXT
 P = ParamSpec('P')
 R = TypeVar('R')
 
-#: what a serializer raises for a value it can't store
+#: what a serializer (or a stash refusing a value) raises for a value it
+#: can't store
 _SERIALIZE_ERRORS = (pickle.PicklingError, TypeError, AttributeError,
                      ValueError, RecursionError)
 
@@ -291,9 +292,10 @@ class Memo:
                  duration, self.code, value)
         try:
             self.stash.dump(key, entry)
-        except PersistableError:
-            raise
         except _SERIALIZE_ERRORS as e:
+            # what a serializer raises, bare or wrapped by the stash in an
+            # error that also is a TypeError or ValueError; other stash
+            # errors (a full disk, a lock timeout) pass as they are
             error = UnstorableResultError(
                 f'cannot store the result of {self.name}, a '
                 f'{type(value).__name__}: {e!r}', key=key)
