@@ -220,6 +220,9 @@ def to_markdown(path: Path, chart: str, cfg: Config, results: list[CaseResult],
 _AREA_TEXT = {
     'persisted': 'Method-level caching: `@property @persisted` hits, new instances '
                  'reading their file, and misses that compute and write.',
+    'memoize': '`@memoize` hits and misses of one function of an `int` on '
+               'SqliteStash (bounded and not), against diskcache and joblib. '
+               'Floor: the plain call plus a `SqliteStash.dump`.',
     'directory': 'One file per key. Floor: hand-written `open`/`pickle`/`os.replace`.',
     'sqlite': 'One SQLite file. Floor: a hand-written upsert/select loop; '
               'every store commits each write.',

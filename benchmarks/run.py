@@ -23,6 +23,7 @@ if __package__ in (None, ''):  # run as a script: benchmarks/run.py
     __package__ = 'benchmarks'
 
 from benchmarks import chart, directory, memory, multiprocess, persisted, report
+from benchmarks import memoize as memoize_area
 from benchmarks import shelve as shelve_area
 from benchmarks import sqlite as sqlite_area
 from benchmarks.growth import growth
@@ -31,6 +32,7 @@ from benchmarks.targets import TargetResult, Targets
 
 AREAS: dict[str, Area] = {
     'persisted': persisted.cases,
+    'memoize': memoize_area.cases,
     'memory': memory.cases,
     'directory': directory.cases,
     'sqlite': sqlite_area.cases,

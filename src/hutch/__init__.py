@@ -3,7 +3,8 @@
 Two halves, as in the API hutch follows (``zensols.persist``):
 
 * method-level persistence -- ``@persisted``, ``PersistedWork``,
-  ``PersistableContainer``, ``Deallocatable``;
+  ``PersistableContainer``, ``Deallocatable``; and ``@memoize(stash)``,
+  which keeps a function's result for each set of its arguments;
 * stashes -- dict-like stores keyed by strings that stack on each other
   (a factory in front of a folder in front of a cache ...).
 
@@ -26,7 +27,10 @@ __version__ = '0.1.0'
 _EXPORTS: dict[str, tuple[str, ...]] = {
     '.errors': ('APIError', 'PersistableError', 'BadValueError',
                 'CorruptDataError', 'ReadOnlyError', 'LockTimeoutError',
-                'DiskFullError', 'SerializeError', 'ForeignFileError'),
+                'DiskFullError', 'SerializeError', 'ForeignFileError',
+                'UnstorableResultError'),
+    '.memoize': ('memoize', 'Memoized', 'CacheInfo'),
+    '.memoentry': ('MemoEntry',),
     '.container': ('PersistableContainer', 'PersistableContainerMetadata'),
     '.filetext': ('FileTextUtil',),
     '.dealloc': ('Deallocatable', 'dealloc', 'dealloc_recursive', 'resource'),
@@ -77,9 +81,18 @@ if TYPE_CHECKING:  # what type checkers see; a test keeps it equal to _EXPORTS
         PersistableError as PersistableError,
         ReadOnlyError as ReadOnlyError,
         SerializeError as SerializeError,
+        UnstorableResultError as UnstorableResultError,
     )
     from .filetext import (
         FileTextUtil as FileTextUtil,
+    )
+    from .memoentry import (
+        MemoEntry as MemoEntry,
+    )
+    from .memoize import (
+        CacheInfo as CacheInfo,
+        Memoized as Memoized,
+        memoize as memoize,
     )
     from .multi import (
         ItemFailure as ItemFailure,

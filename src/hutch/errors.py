@@ -31,6 +31,7 @@ __all__ = [
     'ForeignFileError',
     'ReadOnlyError',
     'LockTimeoutError',
+    'UnstorableResultError',
 ]
 
 
@@ -152,6 +153,10 @@ def serialize_error(cause: BaseException, value: object, serializer: str,
     return SerializeError(
         f'cannot serialize a {type(value).__qualname__} with {serializer}: '
         f'{cause!r}', key=key, path=path)
+
+
+class UnstorableResultError(SerializeError):
+    """A computed result that the stash's serializer cannot store."""
 
 
 def deserialize_error(cause: BaseException, key: Optional[Any] = None,

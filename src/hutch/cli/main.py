@@ -22,6 +22,7 @@ from typing import Any, Optional
 
 from .. import __version__
 from ..errors import PersistableError
+from ..memoentry import function_of_key, peek
 from ..serial import get_serializer
 from . import render
 from .pickled import read_pickle
@@ -75,13 +76,36 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 size, mtime = target.entry(key)
                 sz = '-' if size is None else str(size)
                 out.write(f'{sz:>10}  {render.format_time(mtime):19}  '
-                          f'{render.show_key(key)}\n')
+                          f'{render.show_key(key)}{_memo_note(target, key)}\n')
             else:
                 out.write(render.show_key(key) + '\n')
         if len(shown) < len(keys):
             print(f'... {len(keys) - len(shown)} more keys not shown '
                   f'(--limit {args.limit})', file=sys.stderr)
     return 0
+
+
+def _memo_note(target: Target, key: str) -> str:
+    """How a memoized result was made (read without unpickling), or ''."""
+    if function_of_key(key) is None:
+        return ''
+    data = target.raw(key)
+    entry = None if data is None else peek(data)
+    return '' if entry is None else f'  [{entry.describe()}]'
+
+
+def _memo_summary(keys: Sequence[str]) -> Optional[str]:
+    """How many memoized results of which functions ``keys`` hold."""
+    counts: dict[str, int] = {}
+    for key in keys:
+        function = function_of_key(key)
+        if function is not None:
+            counts[function] = counts.get(function, 0) + 1
+    if not counts:
+        return None
+    each = ', '.join(f'{f} ({n})' for f, n in sorted(counts.items()))
+    total = sum(counts.values())
+    return f'{total} memoized result{"" if total == 1 else "s"}: {each}'
 
 
 def _read(target: Target, key: str, limit: Optional[int] = None) -> bytes:
@@ -201,6 +225,9 @@ def cmd_info(args: argparse.Namespace) -> int:
             ('serializer', ser),
         ]
         rows.extend(target.details())
+        memo = _memo_summary(list(keys))
+        if memo is not None:
+            rows.append(('memo', memo))
     for name, value in rows:
         out.write(f'{name:<11} {value}\n')
     return 0

@@ -56,6 +56,7 @@ from ..errors import (
 )
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING, check_seconds, chunks
+from ._sqlite_bounds import Bounds
 from .base import CloseableStash, _PicklesByArguments
 from .check import DATABASE, CheckReport, Problem, check_values
 
@@ -88,8 +89,14 @@ SQL_NO_WAIT = 'PRAGMA busy_timeout = 0'
 SQL_CHECKPOINT = 'PRAGMA wal_checkpoint(TRUNCATE)'
 
 _SQLITE_FULL = 13  # the result code for "database or disk is full"
+# reads map the file instead of copying pages through read() calls
+SQL_MMAP = 'PRAGMA mmap_size = 67108864'
 
 _TABLE_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
+
+#: keys read since the last write of a bounded stash that are remembered
+#: before their use is written on its own (a write per this many hits)
+_TOUCH_PENDING = 100_000
 
 #: keys fetched per query when iterating keys, and per ``IN (...)`` query in
 #: :meth:`SqliteStash.load_many` (below SQLite's smallest variable limit)
@@ -206,18 +213,45 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         :class:`~hutch.PersistableError`.  A database this process can't
         write (a read-only mount, another user's folder) is opened this way
         by itself.
+    :param max_items: the most rows the table keeps (``None``: no limit)
+    :param max_bytes: the most bytes of stored values the table keeps
+        (``None``: no limit); a single larger value raises ``ValueError``
+    :param policy: which rows a write over a limit deletes first: ``'lru'``
+        those read or written longest ago, ``'fifo'`` those written first
+
+    Limits are enforced on write, in the write's own transaction, so the
+    table is within them after every write (a batch larger than the limits
+    keeps only what fits).  Reads write nothing: a bounded stash remembers
+    the keys it read and stamps their use with its next write or on
+    :meth:`close` (uses by a process that never writes again are lost).
+    The limits belong to the stash, not the file: an unbounded stash on
+    the same table writes past them until a bounded one writes.
 
     Not for network file systems: SQLite's locks are not reliable there.
+
+    >>> import os, tempfile
+    >>> s = SqliteStash(os.path.join(tempfile.mkdtemp(), 'lru.sqlite3'),
+    ...                 max_items=2)
+    >>> s['a'], s['b'] = 1, 2
+    >>> s['a']           # 'a' is now used more recently than 'b'
+    1
+    >>> s['c'] = 3       # over the limit: 'b' goes
+    >>> sorted(s.keys())
+    ['a', 'c']
     """
 
     shareable = True
 
     #: pickled by path, never by connection
-    _PICKLED = ('path', 'table', 'serializer', 'timeout', 'read_only')
+    _PICKLED = ('path', 'table', 'serializer', 'timeout', 'read_only',
+                'max_items', 'max_bytes', 'policy')
 
     def __init__(self, path: Union[str, os.PathLike[str]],
                  table: str = 'stash', serializer: SerializerSpec = None,
-                 timeout: float = 60.0, read_only: bool = False) -> None:
+                 timeout: float = 60.0, read_only: bool = False,
+                 max_items: Optional[int] = None,
+                 max_bytes: Optional[int] = None,
+                 policy: str = 'lru') -> None:
         path = check_path(path)
         if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
             raise ValueError(f'table must be a plain identifier, got {table!r}')
@@ -230,6 +264,9 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         self.serializer = get_serializer(serializer)
         self.timeout = float(timeout)
         self.read_only = bool(read_only)
+        bounds = Bounds(table, max_items, max_bytes, policy)
+        self.max_items, self.max_bytes = bounds.max_items, bounds.max_bytes
+        self.policy = policy
         self._setup()
 
     def _setup(self) -> None:
@@ -252,6 +289,14 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         self._loads = self.serializer.loads
         self._local = _Local()
         self._lock = threading.Lock()
+        bounded = self.max_items is not None or self.max_bytes is not None
+        self._bounds: Optional[Bounds] = Bounds(
+            self.table, self.max_items, self.max_bytes, self.policy) \
+            if bounded else None
+        # key -> when it was last read, until the next write stamps it (a
+        # read-only stash never writes, so it notes nothing)
+        self._touched: Optional[dict[str, int]] = {} if bounded and \
+            self.policy == 'lru' and not self.read_only else None
         # every connection this process opened, so close() reaches all
         # threads' connections; epoch tells threads theirs was closed
         self._conns: list[tuple[threading.Thread, sqlite3.Connection]] = []
@@ -341,7 +386,16 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
                 if str(mode).lower() != 'wal':
                     conn.execute(SQL_WAL)
                 conn.execute(SQL_SYNCHRONOUS)
+                conn.execute(SQL_MMAP)
                 conn.execute(self._sql_create)
+                if self._bounds is not None:
+                    conn.execute('BEGIN IMMEDIATE')
+                    try:
+                        self._bounds.configure(conn)
+                    except BaseException:
+                        conn.execute('ROLLBACK')
+                        raise
+                    conn.execute('COMMIT')
                 return
             except sqlite3.OperationalError as e:
                 if 'locked' not in str(e) or time.monotonic() >= deadline:
@@ -357,8 +411,11 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         an older snapshot, and the database has room to take the pages), so
         a closed stash leaves no large ``-wal`` file even while other
         connections stay open; otherwise a later close does it.  The stash
-        stays usable: the next call opens a new connection.
+        stays usable: the next call opens a new connection.  A
+        bounded stash first writes when the keys it read were last used.
         """
+        if self._touched:
+            self._write_bounded([], None)
         with self._lock:
             self._adopt_or_prune(_process.pid)
             conns, self._conns = self._conns, []
@@ -434,6 +491,11 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
             raise self._error('load', e, name) from e
         if row is None:
             return MISSING
+        touched = self._touched
+        if touched is not None:
+            touched[name] = time.time_ns()
+            if len(touched) > _TOUCH_PENDING:
+                self._write_bounded([], None)
         try:
             return self._loads(row[0])
         except Exception as e:
@@ -458,6 +520,10 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         except Exception as e:
             raise serialize_error(e, inst, self.serializer.name, name,
                                   self.path) from e
+        if self._bounds is not None:
+            self._bounds.check_size(name, len(data))
+            self._write_bounded([(name, data)], name)
+            return
         try:
             self._cursor().execute(self._sql_upsert, (name, data))
         except UnicodeEncodeError as e:
@@ -568,6 +634,13 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
                                           key, self.path) from e
                 yield key, data
 
+        if self._bounds is not None:
+            bounds = self._bounds
+            batch = list(rows())
+            for key, data in batch:
+                bounds.check_size(key, len(data))
+            self._write_bounded(batch, None)
+            return
         conn = self._connection()
         try:
             conn.execute('BEGIN IMMEDIATE')
@@ -581,6 +654,39 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
                 conn.execute('ROLLBACK')
             if isinstance(e, sqlite3.Error):
                 raise self._error('dump a batch', e) from e
+            raise
+
+    def _write_bounded(self, rows: list[tuple[str, bytes]],
+                       keep: Optional[str]) -> None:
+        """Store ``rows`` in a bounded table, stamp the keys read since the
+        last write, and evict what is over the limits (never ``keep``), in
+        one transaction."""
+        bounds = self._bounds
+        assert bounds is not None
+        touched = self._touched
+        if touched:
+            self._touched = {}
+        now = time.time_ns()
+        key = rows[0][0] if len(rows) == 1 else None
+        conn = self._connection()
+        try:
+            conn.execute('BEGIN IMMEDIATE')
+        except sqlite3.Error as e:
+            raise self._error('begin a write', e, key) from e
+        try:
+            if touched:
+                bounds.touch(conn, [(t, k) for k, t in touched.items()])
+            conn.executemany(bounds.upsert, [(k, d, now) for k, d in rows])
+            bounds.evict(conn, set() if keep is None else {keep})
+            conn.execute('COMMIT')
+        except BaseException as e:
+            conn.execute('ROLLBACK')
+            if touched and self._touched is not None:
+                self._touched.update(touched)
+            if isinstance(e, UnicodeEncodeError):
+                raise unencodable_key_error(key or '') from e
+            if isinstance(e, sqlite3.Error):
+                raise self._error('dump', e, key) from e
             raise
 
     def load_many(self, keys: Iterable[str]) -> dict[str, Any]:
@@ -617,5 +723,9 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         return result
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}({str(self.path)!r}, table={self.table!r})'
+        limits = ''.join(f', {n}={v!r}' for n, v in (
+            ('max_items', self.max_items), ('max_bytes', self.max_bytes))
+            if v is not None)
+        return (f'{type(self).__name__}({str(self.path)!r}, '
+                f'table={self.table!r}{limits})')
 

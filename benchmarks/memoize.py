@@ -1,0 +1,125 @@
+"""``@memoize``: the cost of a hit and of a miss, against the memoizers people use.
+
+Every contender memoizes the same function of one ``int`` argument that
+returns a ~300-byte value, each in its own store on the same disk:
+
+* hutch: ``@hutch.memoize(SqliteStash(...))``, and ``hutch:bounded`` the
+  same over a ``SqliteStash(max_items=...)`` large enough never to evict
+  (so a hit costs what bookkeeping of use costs, nothing more);
+* ``diskcache``: ``Cache(...).memoize()`` (no eviction, as hutch's);
+* ``joblib``: ``Memory(...).cache`` (one folder per call);
+* ``floor:call+write`` (misses only): calling the plain function and
+  writing its result with ``SqliteStash.dump``, what a miss cannot avoid.
+
+``hit``: every call of a round finds its result (the stores are filled
+once, untimed).  ``miss``: every call of a round computes and stores; each
+round starts from emptied stores.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .harness import HUTCH, Case, Config, Contender, Item, NotAvailable, Note, require
+from .stashops import value_of
+
+AREA = 'memoize'
+VALUE_BYTES = 300
+BOUNDED = 'hutch:bounded'
+FLOOR = 'floor:call+write'
+
+
+def _work(i: int) -> bytes:
+    return value_of(VALUE_BYTES)
+
+
+class Memoizer:
+    """One peer's memoized ``_work`` and how to empty its store."""
+
+    def __init__(self, call: Callable[[int], Any],
+                 clear: Callable[[], None]) -> None:
+        self.call = call
+        self.clear = clear
+
+    def runner(self, n: int) -> Callable[[], int]:
+        call = self.call
+
+        def run() -> int:
+            for i in range(n):
+                call(i)
+            return n
+        return run
+
+
+def _hutch(folder: Path, bounded: bool, n: int) -> Memoizer:
+    hutch = require('hutch', 'memoize', 'SqliteStash')
+    limits = {'max_items': 100 * n} if bounded else {}
+    stash = hutch.SqliteStash(folder / 'memo.sqlite3', **limits)
+    call = hutch.memoize(stash)(_work)
+    return Memoizer(call, stash.clear)
+
+
+def _diskcache(folder: Path, n: int) -> Memoizer:
+    diskcache = require('diskcache', 'Cache')
+    cache = diskcache.Cache(str(folder), eviction_policy='none',
+                            size_limit=2**40)
+    return Memoizer(cache.memoize()(_work), cache.clear)
+
+
+def _joblib(folder: Path, n: int) -> Memoizer:
+    joblib = require('joblib', 'Memory')
+    call = joblib.Memory(str(folder), verbose=0).cache(_work)
+    return Memoizer(call, lambda: call.clear(warn=False))
+
+
+def _floor(folder: Path, n: int) -> Memoizer:
+    hutch = require('hutch', 'SqliteStash')
+    stash = hutch.SqliteStash(folder / 'floor.sqlite3')
+    dump = stash.dump
+
+    def call(i: int) -> bytes:
+        value = _work(i)
+        dump(str(i), value)
+        return value
+    return Memoizer(call, stash.clear)
+
+
+def cases(cfg: Config) -> Iterator[Item]:
+    n = cfg.sample
+    root = cfg.workdir / 'memoize'
+    shutil.rmtree(root, ignore_errors=True)
+    makers: dict[str, Callable[[Path, int], Memoizer]] = {
+        HUTCH: lambda f, n: _hutch(f, False, n),
+        BOUNDED: lambda f, n: _hutch(f, True, n),
+        'diskcache': _diskcache,
+        'joblib': _joblib,
+        FLOOR: _floor,
+    }
+    try:
+        peers: dict[str, Memoizer] = {}
+        for peer, make in makers.items():
+            folder = root / peer.replace(':', '-').replace('+', '-')
+            folder.mkdir(parents=True)
+            try:
+                peers[peer] = make(folder, n)
+            except NotAvailable as e:
+                yield Note(AREA, 'memoize', f'{peer}: not available ({e})')
+        if HUTCH not in peers and not cfg.allow_missing:
+            yield Note(AREA, 'memoize', 'skipped: hutch.memoize not available')
+            return
+        yield Case(AREA, 'miss', 'compute+store', {'n': n},
+                   [Contender(peer, m.runner(n), prepare=m.clear)
+                    for peer, m in peers.items()],
+                   unit='call', flush=True, repeatable=False)
+        hitters = {p: m for p, m in peers.items() if p != FLOOR}
+        for m in hitters.values():  # fill once; every round then hits
+            m.clear()
+            m.runner(n)()
+        yield Case(AREA, 'hit', 'call', {'n': n},
+                   [Contender(peer, m.runner(n)) for peer, m in hitters.items()],
+                   unit='call')
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
