@@ -22,6 +22,7 @@ the lines that follow it (``...`` matches anything, as in a doctest).
 from __future__ import annotations
 
 import ast
+import builtins
 import doctest
 import os
 import re
@@ -32,7 +33,7 @@ import sys
 import traceback
 import types
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 
@@ -89,8 +90,16 @@ _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef,
                 ast.AsyncFunctionDef)
 
 
-def definitions(source: str) -> list[str]:
-    """The imports, classes, functions and constants ``source`` defines."""
+def definitions(source: str, known: Optional[set[str]] = None) -> list[str]:
+    """The imports, classes, functions and constants ``source`` defines.
+
+    A class or function whose decorators, bases or defaults use a name that
+    is not defined by then (in ``known``, which grows, or as a builtin) is
+    left out: it would fail to import in a worker, and what workers run
+    never needs it (a memoized function decorated with a stash the block
+    made, say).
+    """
+    known = set() if known is None else known
     if re.search(r'^\s*>>> ', source, re.MULTILINE):
         pieces = [e.source for e in doctest.DocTestParser().get_examples(source)]
     else:
@@ -98,11 +107,46 @@ def definitions(source: str) -> list[str]:
     kept = []
     for piece in pieces:
         for node in ast.parse(piece).body:
-            if isinstance(node, _DEFINITIONS) or (
+            if isinstance(node, _DEFINITIONS) and _uses(node) <= known | \
+                    set(dir(builtins)) or (
                     isinstance(node, ast.Assign) and _is_literal(node.value)
                     and all(isinstance(t, ast.Name) for t in node.targets)):
                 kept.append(ast.unparse(node))
+                known |= _names(node)
     return kept
+
+
+def _uses(node: ast.stmt) -> set[str]:
+    """The names a definition needs when it runs (not when it is called)."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return set()
+    parts: list[ast.AST] = list(getattr(node, 'decorator_list', []))
+    if isinstance(node, ast.ClassDef):
+        # the class body runs when the class is made: its methods'
+        # decorators and defaults, and its attributes' values
+        parts += node.bases + [k.value for k in node.keywords]
+        inner: set[str] = set()
+        for stmt in node.body:
+            if isinstance(stmt, _DEFINITIONS):
+                inner |= _uses(stmt)
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and \
+                    stmt.value is not None:
+                parts.append(stmt.value)
+    else:
+        inner = set()
+        args = node.args  # type: ignore[attr-defined]
+        parts += args.defaults + [d for d in args.kw_defaults if d]
+    return inner | {n.id for part in parts for n in ast.walk(part)
+                    if isinstance(n, ast.Name)}
+
+
+def _names(node: ast.stmt) -> set[str]:
+    """The names a kept definition binds."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split('.')[0] for a in node.names}
+    if isinstance(node, ast.Assign):
+        return {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return {node.name}  # type: ignore[attr-defined]
 
 
 def _is_literal(node: ast.expr) -> bool:
@@ -121,6 +165,7 @@ class DocModule:
         self.module = types.ModuleType(name)
         self.file = folder / f'{name}.py'
         self.defined: list[str] = []
+        self.known: set[str] = set()
         monkeypatch.setitem(sys.modules, name, self.module)
         monkeypatch.syspath_prepend(os.fspath(folder))
 
@@ -130,7 +175,7 @@ class DocModule:
 
     def define(self, source: str) -> None:
         """Add what ``source`` defines to the module's file."""
-        self.defined.extend(definitions(source))
+        self.defined.extend(definitions(source, self.known))
         self.file.write_text('\n\n'.join(self.defined) + '\n',
                              encoding='utf-8')
 
@@ -206,3 +251,20 @@ def test_block_extraction_finds_every_python_fence() -> None:
     text = ('# t\n\n```python\na = 1\n```\n\n```sh\nls\n```\n\n'
             '```py\n>>> 1 + 1\n2\n```\n')
     assert python_blocks(text) == [(4, 'a = 1\n'), (12, '>>> 1 + 1\n2\n')]
+
+
+def test_definitions_that_need_a_blocks_values_stay_out_of_the_file() -> None:
+    source = ('>>> import math\n'
+              '>>> store = make_store()\n'
+              '>>> @keep(store)\n'
+              '... def f(x):\n'
+              '...     return x\n'
+              '>>> class C:\n'
+              '...     @keep(store)\n'
+              '...     def m(self):\n'
+              '...         return 1\n'
+              '>>> def g(n=math.pi):\n'
+              '...     return n\n')
+    kept = definitions(source)
+    assert [d.split('\n')[0] for d in kept] == ['import math',
+                                                'def g(n=math.pi):']

@@ -90,6 +90,15 @@ class Killer:
 LIMIT_BYTES = 1 << 30
 """The address space :func:`run_limited` gives a child."""
 
+# The child's own peak memory: VmHWM of its address space.  (ru_maxrss is
+# no use here: Linux carries the peak of the process before exec into it,
+# which is the pytest process that started the child.)
+_PEAK = (
+    'def peak_rss_kib():\n'
+    '    with open("/proc/self/status") as f:\n'
+    '        return next(int(line.split()[1]) for line in f\n'
+    '                    if line.startswith("VmHWM:"))\n')
+
 
 def run_limited(code: str, *args: str,
                 timeout: float = WAIT) -> subprocess.CompletedProcess[str]:
@@ -99,7 +108,7 @@ def run_limited(code: str, *args: str,
     or taking the machine's memory."""
     prelude = ('import resource\n'
                f'resource.setrlimit(resource.RLIMIT_AS, ({LIMIT_BYTES}, '
-               f'{LIMIT_BYTES}))\n')
+               f'{LIMIT_BYTES}))\n' + _PEAK)
     return subprocess.run(
         [sys.executable, '-c', prelude + textwrap.dedent(code), *args],
         capture_output=True, text=True, errors='replace', timeout=timeout)

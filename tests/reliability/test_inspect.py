@@ -8,7 +8,7 @@ link.  Reading never writes: a SQLite file whose writer was killed keeps
 its bytes and its ``-wal``/``-shm``, and stores in a folder the user can't
 write (a read-only mount, another user's folder) can be read.
 
-Peak memory is measured in a child process (``ru_maxrss``) that is also
+Peak memory is measured in a child process (its ``VmHWM``) that is also
 limited in address space and time, so a regression fails the test rather
 than the machine.
 """
@@ -58,7 +58,7 @@ try:
     status = main(sys.argv[1:])
 finally:
     sys.stdout.flush()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss = peak_rss_kib()
     os.write(2, f'\\nRSS {{rss}}\\n'.encode())
 sys.exit(status)
 '''

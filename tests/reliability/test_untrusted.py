@@ -145,7 +145,7 @@ _KEYS = '''
     from hutch.stash.directory import DirectoryStash
     stash = DirectoryStash(sys.argv[1])
     print(sorted(stash.keys()), len(stash), stash.exists('k' * 400))
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    print(peak_rss_kib())
 '''
 
 
