@@ -21,13 +21,14 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
+import io
 import itertools
 import os
 import stat
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Optional
@@ -37,7 +38,7 @@ from .util import _FreshLocks
 
 __all__ = ['TEMP_SUFFIX', 'check_path', 'check_folder', 'path_type_error',
            'is_temp_name',
-           'atomic_write', 'atomic_writer', 'read_file', 'FileLock',
+           'atomic_write', 'atomic_writer', 'read_file', 'read_head', 'FileLock',
            'lock_dir', 'remove_stale_temps']
 
 TEMP_SUFFIX = '.hutch-tmp'
@@ -193,18 +194,30 @@ def atomic_writer(path: str | os.PathLike[str], durable: bool = False,
         raise
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes,
+def atomic_write(path: str | os.PathLike[str],
+                 data: bytes | memoryview | Sequence[bytes | memoryview],
                  durable: bool = False, key: Optional[Any] = None) -> None:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`,
-    whose errors it raises)."""
+    whose errors it raises).
+
+    :param data: the bytes, or chunks of bytes written one after another
+        with one ``write`` each (a serializer's
+        :meth:`~hutch.serial.Serializer.encode`), so large values are
+        never joined in memory
+    """
+    chunks = [data] if isinstance(data, (bytes, bytearray, memoryview)) \
+        else data
     fd, tmp = _open_temp(path, key)
     try:
         try:
-            n = os.write(fd, data)
-            if n < len(data):  # rare: a short write; finish it
-                view = memoryview(data)[n:]
-                while view:
-                    view = view[os.write(fd, view):]
+            for chunk in chunks:
+                n = os.write(fd, chunk)
+                if n < memoryview(chunk).nbytes:
+                    # a short write (or one above the kernel's limit per
+                    # call): finish it
+                    view = memoryview(chunk).cast('B')[n:]
+                    while view:
+                        view = view[os.write(fd, view):]
             if durable:
                 os.fsync(fd)
         finally:
@@ -245,6 +258,34 @@ def read_file(path: str | os.PathLike[str]) -> bytes:
         return data
     finally:
         os.close(fd)
+
+
+def read_head(path: str | os.PathLike[str]
+              ) -> tuple[bytes, Optional[io.FileIO]]:
+    """The first 64 KiB of the file at ``path``, and the file itself, open
+    for reading, when it holds more (else ``None``).
+
+    The small files stashes hold are read as :func:`read_file` reads them,
+    with one ``open`` and one ``read``; a larger one is handed back open,
+    unbuffered, so that a serializer can read it straight into the final
+    memory of its value (or map it).  The caller closes it.
+
+    :raises FileNotFoundError: and the other errors of :func:`os.open`
+    :raises IsADirectoryError: when ``path`` is not a regular file
+    """
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        data = os.read(fd, _READ_SIZE)
+        if len(data) < _READ_SIZE:
+            os.close(fd)
+            return data, None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IsADirectoryError(errno.EISDIR, 'not a regular file',
+                                    os.fspath(path))
+        return data, io.FileIO(fd, 'rb', closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def lock_dir() -> Path:

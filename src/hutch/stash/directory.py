@@ -13,7 +13,12 @@ guarantees what every durable stash of hutch does:
 * **cheap listing** -- ``keys()``, ``len()`` and ``exists()`` never read a
   value; ``keys()`` is one ``os.scandir`` pass (per shard folder);
 * **clear errors** -- a file that cannot be read back raises
-  :class:`~hutch.errors.CorruptDataError` naming the key and the file.
+  :class:`~hutch.errors.CorruptDataError` naming the key and the file;
+* **large values at disk speed** -- a value holding large buffers (numpy
+  arrays ...) is written with one ``write`` per buffer and read straight
+  into its final memory (see :mod:`hutch._layout`); ``mmap=True`` returns
+  its arrays as read-only views of the file instead, at a cost that does
+  not grow with the size.
 
 :class:`IncrementKeyDirectoryStash` adds integer keys handed out safely
 across processes.
@@ -26,6 +31,7 @@ import logging
 import os
 import zlib
 from collections.abc import Iterator
+from io import FileIO
 from pathlib import Path
 from string import Formatter
 from typing import Any, Optional
@@ -38,10 +44,11 @@ from .._files import (
     check_folder,
     check_path,
     is_temp_name,
-    read_file,
+    read_head,
     remove_stale_temps,
 )
 from ..errors import deserialize_error, serialize_error
+from .._layout import Chunk
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING
 from .base import CloseableStash
@@ -115,6 +122,10 @@ class DirectoryStash(CloseableStash):
         :class:`~hutch.errors.CorruptDataError`; ``'missing'`` logs a
         warning and treats the key as absent (returns ``None``)
     :param durable: ``fsync`` each file before it is renamed into place
+    :param mmap: load the buffers of large values (numpy arrays ...) as
+        read-only views of their file instead of reading them into memory;
+        a file replaced by a later dump stays valid for the values already
+        loaded from it
 
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
@@ -131,8 +142,11 @@ class DirectoryStash(CloseableStash):
     def __init__(self, path: str | os.PathLike[str],
                  pattern: str = '{name}.dat',
                  serializer: SerializerSpec = None, shard: int = 0,
-                 on_error: str = 'raise', durable: bool = False) -> None:
+                 on_error: str = 'raise', durable: bool = False,
+                 mmap: bool = False) -> None:
         path = check_path(path)
+        if not isinstance(mmap, bool):
+            raise TypeError(f'mmap must be a bool, got {mmap!r}')
         if isinstance(shard, bool) or not isinstance(shard, int):
             raise TypeError(f'shard must be an int, got {shard!r}')
         if shard == 1 or shard < 0 or shard > 1 << 16:
@@ -146,6 +160,7 @@ class DirectoryStash(CloseableStash):
         self.shard = shard
         self.on_error = on_error
         self.durable = durable
+        self.mmap = mmap
         self.path = Path(path)
 
     @property
@@ -191,9 +206,11 @@ class DirectoryStash(CloseableStash):
     def _read(self, key: str) -> Any:
         file, long = self._locate(key)
         try:
-            data = read_file(file)
+            data, large = read_head(file)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return MISSING
+        if large is not None:
+            return self._read_large(key, file, long, data, large)
         if long:
             unpacked = _keys.unpack_long_key(data)
             if unpacked is None or unpacked[0] != key:
@@ -202,11 +219,33 @@ class DirectoryStash(CloseableStash):
         try:
             return self.serializer.loads(data)
         except Exception as e:
-            if self.on_error == 'missing':
-                logger.warning('treating unreadable %s (key %r) as missing: '
-                               '%s', file, key, e)
-                return MISSING
-            raise deserialize_error(e, key, file) from e
+            return self._unreadable(key, file, e)
+
+    def _read_large(self, key: str, file: str, long: bool, head: bytes,
+                    large: FileIO) -> Any:
+        """The value in ``large``, the open file of ``key`` whose first
+        bytes are ``head``: read by the serializer from the file."""
+        with large:
+            start = 0
+            if long:
+                unpacked = _keys.unpack_long_key(head)
+                if unpacked is None or unpacked[0] != key:
+                    return MISSING
+                start = len(head) - len(unpacked[1])
+            try:
+                large.seek(start)
+                return self.serializer.read(large, self.mmap)
+            except Exception as e:
+                return self._unreadable(key, file, e)
+
+    def _unreadable(self, key: str, file: str, e: Exception) -> Any:
+        """``MISSING`` for a file that could not be read, when
+        ``on_error='missing'``; else the error naming the key and file."""
+        if self.on_error == 'missing':
+            logger.warning('treating unreadable %s (key %r) as missing: '
+                           '%s', file, key, e)
+            return MISSING
+        raise deserialize_error(e, key, file) from e
 
     def load(self, name: str) -> Any:
         value = self._read(name)
@@ -272,23 +311,24 @@ class DirectoryStash(CloseableStash):
         file, data = self._encode(name, inst)
         self._store(name, file, data)
 
-    def _encode(self, name: str, inst: Any) -> tuple[str, bytes]:
-        """The file of key ``name`` and the bytes it is to hold; nothing is
-        written, so a value that can't be serialized leaves no trace.
+    def _encode(self, name: str, inst: Any) -> tuple[str, list[Chunk]]:
+        """The file of key ``name`` and the chunks of bytes it is to hold;
+        nothing is written, so a value that can't be serialized leaves no
+        trace.
 
         :raises SerializeError: naming the key, the file and the serializer
         """
         file, long = self._locate(name)
         try:
-            data = self.serializer.dumps(inst)
+            data = self.serializer.encode(inst)
         except Exception as e:
             raise serialize_error(e, inst, self.serializer.name, name,
                                   file) from e
         if long:
-            data = _keys.pack_long_key(name, data)
+            data.insert(0, _keys.pack_long_key(name, b''))
         return file, data
 
-    def _store(self, name: str, file: str, data: bytes) -> None:
+    def _store(self, name: str, file: str, data: list[Chunk]) -> None:
         """Write ``data`` (from :meth:`_encode`) as the file of key ``name``."""
         for attempt in range(_WRITE_ATTEMPTS):
             try:
