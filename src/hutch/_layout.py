@@ -135,7 +135,7 @@ def _header_size(head: bytes) -> int:
     """How many bytes the header (with its padding) takes, from its start."""
     if len(head) < _HEAD + _SIZES.size:
         raise ValueError('truncated header of a large value')
-    count = _SIZES.unpack_from(head, _HEAD)[1]
+    count: int = _SIZES.unpack_from(head, _HEAD)[1]
     end = _HEAD + _SIZES.size + count * _LEN.size
     return end + _pad(end)
 

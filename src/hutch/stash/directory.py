@@ -47,8 +47,8 @@ from .._files import (
     read_head,
     remove_stale_temps,
 )
-from ..errors import deserialize_error, serialize_error
 from .._layout import Chunk
+from ..errors import deserialize_error, serialize_error
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING
 from .base import CloseableStash
