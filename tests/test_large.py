@@ -386,3 +386,31 @@ def test_a_large_dump_and_load_need_little_more_memory_than_the_value(
     # the interpreter's own growth, well under a copy of the value)
     assert dumped < 0.2 * PEAK_SIZE, dumped
     assert loaded < 1.2 * PEAK_SIZE, loaded
+
+
+# -- the command line ---------------------------------------------------------
+
+def _hutch(*args: str) -> str:
+    done = subprocess.run([sys.executable, '-m', 'hutch', *args],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_hutch_info_names_the_large_value_layout(tmp_path: Path,
+                                                 kind: str) -> None:
+    stash = STASHES[kind](tmp_path, False)
+    stash.dump('a', np.zeros(MB // 8))
+    where = stash.path if kind != 'sqlite' else tmp_path / 'db.sqlite3'
+    fields = dict(line.split(None, 1)
+                  for line in _hutch('info', os.fspath(where)).splitlines())
+    assert fields['serializer'].startswith('pickle ')
+    assert 'large value layout v1: 1 buffer(s), 1048576 bytes' in \
+        fields['serializer']
+    assert int(fields['disk'].split('(')[1].split()[0]) > MB
+
+
+def test_hutch_show_shows_a_large_value(tmp_path: Path) -> None:
+    SqliteStash(tmp_path / 'db.sqlite3').dump('a', np.arange(MB // 8))
+    assert 'array([     0,      1' in _hutch(
+        'show', os.fspath(tmp_path / 'db.sqlite3'), 'a')

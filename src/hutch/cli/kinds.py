@@ -137,6 +137,9 @@ class SqliteTarget(Target):
             p = Path(f'{self.path}{suffix}')
             if p.is_file():
                 yield p
+        side = self.stash._side.folder  # the files of large values
+        if side.is_dir():
+            yield from (p for p in side.iterdir() if p.is_file())
 
     def details(self) -> list[tuple[str, str]]:
         return [('table', self.table)]

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from .. import __version__
+from .._layout import describe as describe_layout
 from ..errors import PersistableError
 from ..serial import get_serializer
 from . import render
@@ -127,8 +128,12 @@ def cmd_info(args: argparse.Namespace) -> int:
             ser = target.serializer_hint
         elif keys:
             first = min(keys, key=_natural)
-            ser = (f'{render.sniff_serializer(_read(target, first))} '
+            data = _read(target, first)
+            ser = (f'{render.sniff_serializer(data)} '
                    f'(sniffed from key {render.show_key(first)})')
+            layout = describe_layout(data)
+            if layout is not None:
+                ser += f'; {layout}'
         else:
             ser = 'unknown (no keys)'
         rows = [

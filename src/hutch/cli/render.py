@@ -26,6 +26,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any, Optional
 
+from .._layout import is_layout
+
 __all__ = ['sniff_serializer', 'show_key', 'human_bytes', 'format_time',
            'format_value', 'format_json']
 
@@ -52,6 +54,8 @@ def _decompressor(codec: str) -> Callable[[bytes], bytes]:
 def _sniff_plain(data: bytes) -> str:
     # protocol 2 and later pickles start with PROTO, then the protocol number
     if len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5:
+        return 'pickle'
+    if is_layout(data):  # a pickle followed by its buffers
         return 'pickle'
     try:
         text = data.decode('utf-8')
