@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from .._files import is_temp_name
+from ..stash._side import side_folder
 from ..stash.directory import DirectoryStash
 from ..stash.shelve import ShelveStash
 from ..stash.sqlite import SqliteStash
@@ -137,7 +138,7 @@ class SqliteTarget(Target):
             p = Path(f'{self.path}{suffix}')
             if p.is_file():
                 yield p
-        side = self.stash._side.folder  # the files of large values
+        side = side_folder(self.path, self.table)  # of large values
         if side.is_dir():
             yield from (p for p in side.iterdir() if p.is_file())
 
