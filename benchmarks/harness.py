@@ -50,7 +50,7 @@ class Config:
     sample: int = 2_000
     #: ... and how many a dump rewrites (writes cost more than reads)
     write_sample: int = 1_000
-    #: the value size of the growth sweep and the targets (issue 3: ~300 B)
+    #: the value size of the growth sweep and the small-value targets (~300 B)
     value_bytes: int = 300
     #: (value size, item count) pairs of the value-size sweep
     value_sizes: tuple[tuple[int, int], ...] = (
@@ -118,6 +118,9 @@ class Case:
     #: whether a short round may be repeated within itself (not when each
     #: run leaves the data larger, as an insert of new keys does)
     repeatable: bool = True
+    #: take the least of the rounds instead of their median: for copies of
+    #: large values, which the noise of a shared machine only ever slows
+    least: bool = False
 
 
 @dataclass
@@ -134,7 +137,8 @@ class PeerResult:
     """One contender's figures in one case."""
 
     peer: str
-    median: float                # seconds per operation
+    median: float                # seconds per operation (the case's figure:
+                                 # the least round when the case says so)
     rounds: list[float]          # seconds per operation, each round
     ops: int                     # operations per round
 
@@ -157,6 +161,8 @@ class CaseResult:
     unit: str
     per_item: bool
     peers: dict[str, PeerResult] = field(default_factory=dict)
+    #: how each peer's figure was taken from its rounds
+    statistic: str = 'median'
 
     def key(self) -> str:
         """A readable identity, e.g. ``directory/stash[n=10000,value=300] load``."""
@@ -236,10 +242,11 @@ def measure(case: Case, rounds: int, warmup: int = 1,
             samples[contender.peer].append(elapsed / ops)
             ops_of[contender.peer] = ops
     result = CaseResult(case.area, case.workload, case.op, dict(case.params),
-                        case.unit, case.per_item)
+                        case.unit, case.per_item,
+                        statistic='least' if case.least else 'median')
     for peer, values in samples.items():
-        result.peers[peer] = PeerResult(peer, statistics.median(values), values,
-                                        ops_of[peer])
+        figure = min(values) if case.least else statistics.median(values)
+        result.peers[peer] = PeerResult(peer, figure, values, ops_of[peer])
     return result
 
 

@@ -73,7 +73,7 @@ def _ratio(result: CaseResult, peer: str) -> str:
 
 def print_case(result: CaseResult, out: TextIO, seconds: float) -> None:
     """One case: every peer's median per unit, its spread, and peer/hutch."""
-    print(f'\n{result.key()}  (median per {result.unit}; xR = peer/hutch; '
+    print(f'\n{result.key()}  ({result.statistic} per {result.unit}; xR = peer/hutch; '
           f'{seconds:.1f} s)', file=out)
     for peer in _peers(result):
         r = result.peers[peer]
@@ -83,7 +83,7 @@ def print_case(result: CaseResult, out: TextIO, seconds: float) -> None:
 
 def print_summary(targets: list[TargetResult], growths: list[Growth],
                   notes: list[Note], out: TextIO) -> None:
-    print('\n== targets (issue 5) ==', file=out)
+    print('\n== targets ==', file=out)
     for t in targets:
         ratio = '   n/a' if t.ratio is None else f'{t.ratio:6.2f}'
         print(f'  {t.verdict:<4} {ratio}  {t.target.formula:<42} {t.target.text}',
@@ -179,13 +179,13 @@ def to_markdown(path: Path, chart: str, cfg: Config, results: list[CaseResult],
         'Each ratio is measured in one case; "reachable" gives two other '
         'contenders of the same case (a floor against the peer, or Pool.map '
         'against the serial loop) to show what this machine allows.', '',
-        '| target | formula | ratio | verdict | reachable | issue |',
+        '| target | formula | ratio | verdict | reachable | area |',
         '|---|---|---|---|---|---|',
     ]
     for t in targets:
         ratio = 'n/a' if t.ratio is None else f'{t.ratio:.2f}'
         out.append(f'| {t.target.text} | `{t.target.formula}` | {ratio} | '
-                   f'{t.verdict} | {t.context_text} | #{t.target.issue} |')
+                   f'{t.verdict} | {t.context_text} | {t.target.topic} |')
     missed = [t for t in targets if t.profile]
     if missed:
         out += ['', 'Where the time goes in hutch for each missed target '
@@ -197,7 +197,8 @@ def to_markdown(path: Path, chart: str, cfg: Config, results: list[CaseResult],
     for area in dict.fromkeys(r.area for r in results):
         out += [f'## {area}', '',
                 _AREA_TEXT.get(area, ''), '',
-                'Median per operation; (xR) = peer time / hutch time.', '']
+                f'{_statistic(results, area)} per operation; (xR) = peer time / '
+                'hutch time.', '']
         out += _markdown_case_table(r for r in results if r.area == area)
         out.append('')
     out += ['## Growth', '',
@@ -217,6 +218,12 @@ def to_markdown(path: Path, chart: str, cfg: Config, results: list[CaseResult],
     path.write_text('\n'.join(out) + '\n')
 
 
+def _statistic(results: list[CaseResult], area: str) -> str:
+    """How the figures of ``area`` were taken ('Median', 'Least')."""
+    kinds = {r.statistic for r in results if r.area == area}
+    return 'Least' if kinds == {'least'} else 'Median'
+
+
 _AREA_TEXT = {
     'persisted': 'Method-level caching: `@property @persisted` hits, new instances '
                  'reading their file, and misses that compute and write.',
@@ -226,4 +233,6 @@ _AREA_TEXT = {
     'shelve': '`dbm`-backed shelves (only `dbm.dumb` on this Python).',
     'memory': 'In-memory stashes and caches. Floor: a plain dict.',
     'multiprocess': 'Building items in parallel; one operation is the whole build.',
+    'large': 'One large value (a numpy array, a training batch) dumped or loaded '
+             'whole. Floor: `np.save`/`np.load`. Least of the rounds.',
 }
