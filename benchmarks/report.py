@@ -229,14 +229,14 @@ _AREA_TEXT = {
     'persisted': 'Method-level caching: `@property @persisted` hits, new instances '
                  'reading their file, and misses that compute and write.',
     'directory': 'One file per key. Floor: hand-written `open`/`pickle`/`os.replace`. '
-                 'Where a dump rewrites every file of a small folder (n=1,000 and the '
-                 'value-size rows), hutch and the floor trail zensols.persist by the '
-                 'same margin: an atomic write makes a new file and renames it over the '
-                 'old, and creating that file (the `open` of the temporary, a new inode) '
-                 'took 0.3-1 ms there on this disk against 0.03-0.1 ms in a folder of '
-                 '10,000, nearly all of the dump; zensols.persist overwrites the file in '
-                 'place, which makes no file but can leave it torn when the writer is '
-                 'killed.',
+                 'Where a dump rewrites every file of a small folder (n=1,000 and '
+                 'the value-size rows), hutch and the floor trail zensols.persist '
+                 'by the same margin: an atomic write makes a new file and renames '
+                 'it over the old, and creating that file (the `open` of the '
+                 'temporary, a new inode) took 0.3-1 ms there on this disk against '
+                 '0.03-0.1 ms in a folder of 10,000, nearly all of the dump; '
+                 'zensols.persist overwrites the file in place, which makes no file '
+                 'but can leave it torn when the writer is killed.',
     'sqlite': 'One SQLite file. Floor: a hand-written upsert/select loop; '
               'every store commits each write.',
     'shelve': '`dbm`-backed shelves (only `dbm.dumb` on this Python).',
