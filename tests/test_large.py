@@ -414,3 +414,17 @@ def test_hutch_show_shows_a_large_value(tmp_path: Path) -> None:
     SqliteStash(tmp_path / 'db.sqlite3').dump('a', np.arange(MB // 8))
     assert 'array([     0,      1' in _hutch(
         'show', os.fspath(tmp_path / 'db.sqlite3'), 'a')
+
+
+@pytest.mark.parametrize('serializer', ['json', 'pickle+zlib', 'text'])
+def test_large_values_of_other_serializers_round_trip(
+        tmp_path: Path, kind: str, serializer: str) -> None:
+    value: Any = 'x' * (2 * MB) if serializer == 'text' else \
+        {'rows': list(range(300_000))}
+    if kind == 'sqlite':
+        stash = SqliteStash(tmp_path / 'db.sqlite3', serializer=serializer)
+    else:
+        stash = DirectoryStash(tmp_path / kind, serializer=serializer,
+                               shard=16 if kind == 'sharded' else 0)
+    stash.dump('a', value)
+    assert stash.load('a') == value

@@ -94,6 +94,14 @@ def encode(value: Any, protocol: int = 5,
     """
     if protocol < 5:
         return [pickle.dumps(value, protocol)]
+    # the common case, no buffer at all, costs one plain pickling; a value
+    # with buffers is pickled again, keeping the small ones in band
+    found: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(value, protocol, buffer_callback=found.append)
+    if not found:
+        return [data]
+    if all(b.raw().nbytes < threshold for b in found):
+        return [pickle.dumps(value, protocol)]
     buffers: list[memoryview] = []
 
     def out_of_band(buffer: pickle.PickleBuffer) -> bool:
@@ -104,8 +112,6 @@ def encode(value: Any, protocol: int = 5,
         return False
 
     data = pickle.dumps(value, protocol, buffer_callback=out_of_band)
-    if not buffers:
-        return [data]
     head = b''.join((MAGIC, bytes((VERSION,)),
                      _SIZES.pack(len(data), len(buffers)),
                      *(_LEN.pack(b.nbytes) for b in buffers)))
@@ -236,7 +242,8 @@ def read(file: IO[bytes], mmap: bool = False) -> Any:
     base = file.tell()
     first = file.read(64)
     if not is_layout(first):
-        return pickle.loads(first + file.read())
+        file.seek(base)
+        return pickle.loads(file.read())
     header = first
     need = _header_size(first)
     if need > len(header):

@@ -47,9 +47,8 @@ _SUFFIX = '.value'
 
 def is_large(chunks: list[Chunk]) -> bool:
     """Whether an encoded value belongs in a side file."""
-    if len(chunks) > 1:
-        return True
-    return len(chunks) == 1 and memoryview(chunks[0]).nbytes >= LARGE
+    # one chunk is the bytes a serializer's dumps gave: len() counts bytes
+    return len(chunks) > 1 or len(chunks[0]) >= LARGE
 
 
 class SideFiles:
