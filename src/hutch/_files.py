@@ -260,28 +260,30 @@ def read_file(path: str | os.PathLike[str]) -> bytes:
         os.close(fd)
 
 
-def read_head(path: str | os.PathLike[str]
+def read_head(path: str | os.PathLike[str], size: int = _READ_SIZE
               ) -> tuple[bytes, Optional[io.FileIO]]:
-    """The first 64 KiB of the file at ``path``, and the file itself, open
-    for reading, when it holds more (else ``None``).
+    """The content of the regular file at ``path`` when it holds at most
+    ``size`` bytes; else its first ``size`` bytes and the file itself, open
+    for reading (unbuffered) after them.
 
-    The small files stashes hold are read as :func:`read_file` reads them,
-    with one ``open`` and one ``read``; a larger one is handed back open,
-    unbuffered, so that a serializer can read it straight into the final
-    memory of its value (or map it).  The caller closes it.
+    Small files are read as :func:`read_file` reads them, with one ``open``
+    and one ``read``; a larger one is handed back open so that a serializer
+    can read it straight into the final memory of its value, or map it.
+    The caller closes it.
 
+    :raises IsADirectoryError: for a folder, or anything but a regular file
     :raises FileNotFoundError: and the other errors of :func:`os.open`
-    :raises IsADirectoryError: when ``path`` is not a regular file
     """
     fd = os.open(path, _READ_FLAGS)
     try:
-        data = os.read(fd, _READ_SIZE)
-        if len(data) < _READ_SIZE:
-            os.close(fd)
-            return data, None
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise IsADirectoryError(errno.EISDIR, 'not a regular file',
                                     os.fspath(path))
+        data = os.read(fd, size)
+        if st.st_size <= size and len(data) < size:
+            os.close(fd)
+            return data, None
         return data, io.FileIO(fd, 'rb', closefd=True)
     except BaseException:
         os.close(fd)

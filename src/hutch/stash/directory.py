@@ -48,7 +48,7 @@ from .._files import (
     remove_stale_temps,
 )
 from .._layout import Chunk
-from ..errors import deserialize_error, serialize_error
+from ..errors import PersistableError, deserialize_error, serialize_error
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING
 from .base import CloseableStash
@@ -103,6 +103,14 @@ def _file_names(folder: str) -> list[str]:
         return os.listdir(folder)
     with os.scandir(folder) as entries:
         return [e.name for e in entries if e.is_file()]
+
+def _corrupt(cause: Exception, key: str, file: str) -> PersistableError:
+    """The error for a file of ``key`` that could not be read back, caused
+    by ``cause``."""
+    error = deserialize_error(cause, key, file)
+    error.__cause__ = cause
+    return error
+
 
 class DirectoryStash(CloseableStash):
     """One file per key in a folder; the files are interchangeable with pickles.
@@ -219,7 +227,7 @@ class DirectoryStash(CloseableStash):
         try:
             return self.serializer.loads(data)
         except Exception as e:
-            return self._unreadable(key, file, e)
+            return self._unreadable(_corrupt(e, key, file), key, file)
 
     def _read_large(self, key: str, file: str, long: bool, head: bytes,
                     large: FileIO) -> Any:
@@ -236,16 +244,15 @@ class DirectoryStash(CloseableStash):
                 large.seek(start)
                 return self.serializer.read(large, self.mmap)
             except Exception as e:
-                return self._unreadable(key, file, e)
+                return self._unreadable(_corrupt(e, key, file), key, file)
 
-    def _unreadable(self, key: str, file: str, e: Exception) -> Any:
-        """``MISSING`` for a file that could not be read, when
-        ``on_error='missing'``; else the error naming the key and file."""
+    def _unreadable(self, error: PersistableError, key: str, file: str) -> Any:
+        """:data:`MISSING` (``on_error='missing'``), else raise ``error``."""
         if self.on_error == 'missing':
             logger.warning('treating unreadable %s (key %r) as missing: '
-                           '%s', file, key, e)
+                           '%s', file, key, error)
             return MISSING
-        raise deserialize_error(e, key, file) from e
+        raise error from error.__cause__
 
     def load(self, name: str) -> Any:
         value = self._read(name)
