@@ -45,7 +45,7 @@ import struct
 from typing import IO, Any, Optional, Union
 
 __all__ = ['MAGIC', 'VERSION', 'ALIGN', 'THRESHOLD', 'Chunk', 'is_layout',
-           'encode', 'loads', 'decode', 'read', 'describe', 'total']
+           'encode', 'loads', 'decode', 'read', 'pickled', 'describe']
 
 Chunk = Union[bytes, memoryview]
 
@@ -281,6 +281,28 @@ def _mapped(file: IO[bytes], base: int, pickled: bytearray,
         view[base + o:base + o + m] for o, m in spans])
 
 
+def pickled(head: bytes) -> Optional[bytes]:
+    """The pickle of a layout, its buffers left out, from the file's first
+    bytes (``None`` when ``head`` is not a layout), for tools that read a
+    pickle without running it: each buffer shows as a ``NEXT_BUFFER``.
+
+    >>> import pickletools
+    >>> head = b''.join(encode(['a', pickle.PickleBuffer(bytes(70000))]))
+    >>> 'NEXT_BUFFER' in ''.join(op.name for op, _, _ in
+    ...                          pickletools.genops(pickled(head)))
+    True
+
+    :raises ValueError: when ``head`` ends before the pickle does
+    """
+    if not is_layout(head):
+        return None
+    size, lengths, start = _sizes(head)
+    if len(head) < start + size:
+        raise ValueError(f'the pickle of this large value ends at byte '
+                         f'{start + size}, past the {len(head)} given')
+    return bytes(head[start:start + size])
+
+
 def describe(head: bytes) -> Optional[str]:
     """A one-line summary of a layout from its first bytes (``None`` when
     ``head`` is not one), for tools that show files without loading them.
@@ -296,9 +318,4 @@ def describe(head: bytes) -> Optional[str]:
         return f'hutch large value layout: {e}'
     return (f'hutch large value layout v{VERSION}: {len(lengths)} buffer(s), '
             f'{sum(lengths)} bytes out of band')
-
-
-def total(chunks: list[Chunk]) -> int:
-    """The number of bytes ``chunks`` hold."""
-    return sum(len(c) if isinstance(c, bytes) else c.nbytes for c in chunks)
 
