@@ -428,3 +428,20 @@ def test_large_values_of_other_serializers_round_trip(
                                shard=16 if kind == 'sharded' else 0)
     stash.dump('a', value)
     assert stash.load('a') == value
+
+
+@pytest.mark.parametrize('count, length', [(0, 0), (1 << 40, 8),
+                                           (1, 1 << 50)])
+def test_a_damaged_header_is_corrupt_without_taking_memory(
+        tmp_path: Path, count: int, length: int) -> None:
+    stash = DirectoryStash(tmp_path)
+    stash.dump('a', np.zeros(MB))
+    file = stash.key_to_path('a')
+    data = bytearray(file.read_bytes())
+    at = len(_layout.MAGIC) + 1
+    data[at + 8:at + 16] = count.to_bytes(8, 'little')
+    data[at + 16:at + 24] = length.to_bytes(8, 'little')
+    file.write_bytes(data)
+    for mmap in (False, True):
+        with pytest.raises(CorruptDataError, match="key 'a'"):
+            DirectoryStash(tmp_path, mmap=mmap).load('a')

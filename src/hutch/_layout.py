@@ -39,7 +39,9 @@ b'rawraw'
 
 from __future__ import annotations
 
+import io
 import mmap as _mmap
+import os
 import pickle
 import struct
 from typing import IO, Any, Optional, Union
@@ -72,7 +74,8 @@ _PAD = bytes(ALIGN)
 # than fresh huge pages
 _BIG = 32 << 20
 _HUGE: Optional[int] = getattr(_mmap, 'MADV_HUGEPAGE', None)
-_MAX_READ = 1 << 30  # bytes per read call (below the kernel's own limit)
+_MAX_READ = 1 << 30
+_MAX_BUFFERS = 1 << 20  # so a damaged header can't ask for a huge one  # bytes per read call (below the kernel's own limit)
 
 
 def _pad(n: int) -> int:
@@ -124,6 +127,12 @@ def encode(value: Any, protocol: int = 5,
     return [c for c in chunks if len(c)]
 
 
+def _check_count(count: int) -> None:
+    if not 1 <= count <= _MAX_BUFFERS:
+        raise ValueError(f'a large value of {count} buffers: not one hutch '
+                         f'writes (1 .. {_MAX_BUFFERS})')
+
+
 def _sizes(head: bytes) -> tuple[int, list[int], int]:
     """The pickle's length, the buffers' lengths and the header's size from
     the first bytes of a layout (which must hold the whole header)."""
@@ -134,6 +143,7 @@ def _sizes(head: bytes) -> tuple[int, list[int], int]:
         raise ValueError(f'large value layout version {version} is not '
                          f'known (this hutch reads version {VERSION})')
     size, count = _SIZES.unpack_from(head, _HEAD)
+    _check_count(count)
     end = _HEAD + _SIZES.size + count * _LEN.size
     if len(head) < end:
         raise ValueError('truncated header of a large value')
@@ -147,6 +157,7 @@ def _header_size(head: bytes) -> int:
     if len(head) < _HEAD + _SIZES.size:
         raise ValueError('truncated header of a large value')
     count: int = _SIZES.unpack_from(head, _HEAD)[1]
+    _check_count(count)
     end = _HEAD + _SIZES.size + count * _LEN.size
     return end + _pad(end)
 
@@ -250,6 +261,11 @@ def read(file: IO[bytes], mmap: bool = False) -> Any:
         header += file.read(need - len(header))
     size, lengths, start = _sizes(header)
     (at, n), spans = _spans(size, lengths, start)
+    end = base + spans[-1][0] + spans[-1][1]
+    available = _size_of(file)
+    if available is not None and available < end:
+        # before any memory is taken for what a damaged header claims
+        raise ValueError(f'large value truncated: {available} of {end} bytes')
     file.seek(base + at)
     pickled = bytearray(n)
     _fill(file, memoryview(pickled))
@@ -265,6 +281,15 @@ def read(file: IO[bytes], mmap: bool = False) -> Any:
         buffers.append(memory)
         pos = offset + length
     return pickle.loads(pickled, buffers=buffers)
+
+
+def _size_of(file: IO[bytes]) -> Optional[int]:
+    """The size of ``file`` when it is a real file, else ``None``."""
+    try:
+        fd = file.fileno()
+    except (AttributeError, io.UnsupportedOperation):  # in memory: no size
+        return None
+    return os.fstat(fd).st_size
 
 
 def _mapped(file: IO[bytes], base: int, pickled: bytearray,
