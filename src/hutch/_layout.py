@@ -74,8 +74,8 @@ _PAD = bytes(ALIGN)
 # than fresh huge pages
 _BIG = 32 << 20
 _HUGE: Optional[int] = getattr(_mmap, 'MADV_HUGEPAGE', None)
-_MAX_READ = 1 << 30
-_MAX_BUFFERS = 1 << 20  # so a damaged header can't ask for a huge one  # bytes per read call (below the kernel's own limit)
+_MAX_READ = 1 << 30  # bytes per read call (below the kernel's own limit)
+_MAX_BUFFERS = 1 << 20  # so a damaged header can't ask for a huge one
 
 
 def _pad(n: int) -> int:
