@@ -499,7 +499,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         try:
             for sql in self._sql_side:
                 conn.execute(sql)
-            written = self._side.write(name, chunks, False)
+            written = self._write_side(name, chunks)
             conn.execute(self._sql_upsert, (name, written))
             orphans = [n for (n,) in
                        conn.execute(self._sql_take_orphans).fetchall()]
@@ -515,6 +515,16 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
                 raise self._error('dump', e, name) from e
             raise
         self._side.remove(orphans)
+
+    def _write_side(self, name: str, chunks: list[Chunk]) -> str:
+        """Write a side file for key ``name``; its name.  No room is said
+        of the database, as for a value in the table."""
+        try:
+            return self._side.write(name, chunks, False)
+        except DiskFullError as e:
+            raise DiskFullError(f'{e.msg} (a side file of the database)',
+                                key=name, path=self.path,
+                                errno=e.errno) from e
 
     def _remove_orphans(self) -> None:
         """Remove the side files of values replaced or deleted since."""
@@ -639,7 +649,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
                                           key, self.path) from e
                 if is_large(chunks):
                     # the batch holds the write lock: see SideFiles
-                    written.append(self._side.write(key, chunks, False))
+                    written.append(self._write_side(key, chunks))
                     yield key, written[-1]
                 else:
                     yield key, chunks[0]
