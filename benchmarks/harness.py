@@ -57,6 +57,10 @@ class Config:
         (100, 1_000), (10_000, 1_000), (1_000_000, 100))
     #: property accesses per round of the persisted-hit workloads
     hits: int = 200_000
+    #: sizes in MB of the arrays of the large-values area, and the rows of
+    #: its training batch
+    large_mb: tuple[int, ...] = (1, 10, 100, 1024)
+    batch_rows: int = 20_000
     #: items of the multiprocess workloads and the CPU time each costs
     mp_items: int = 400
     mp_item_seconds: float = 0.005
@@ -74,7 +78,7 @@ class Config:
                        counts=(1_000, 10_000),
                        sqlite_counts=(), sample=300, write_sample=200,
                        value_sizes=((10_000, 100), (1_000_000, 10)),
-                       hits=100_000, mp_items=100)
+                       hits=100_000, mp_items=100, large_mb=(1, 10, 100))
         else:
             base = cls(quick=False, workdir=workdir)
         for key, value in overrides.items():

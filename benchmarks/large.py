@@ -5,7 +5,7 @@ Workloads (one value, dumped over itself or loaded, a round each):
 * ``array`` -- a float64 array of 1, 10 and 100 MB (and 1 GB in the full
   run);
 * ``batch`` -- a dict like a training batch: three arrays (features,
-  labels, a mask; about 40 MB) and a list of 20,000 strings.
+  labels, a mask; about 33 MB) and a list of 20,000 strings.
 
 Contenders: ``hutch`` (``DirectoryStash``), ``hutch-sqlite``
 (``SqliteStash``), ``hutch-persisted`` (the file of a ``PersistedWork``);
@@ -40,21 +40,14 @@ Store = tuple[Callable[[Any], None], Callable[[], Any]]
 """How one contender dumps a value and loads it back."""
 
 
-def _sizes(cfg: Config) -> tuple[int, ...]:
-    if cfg.quick:
-        return (1, 10, 100)
-    return (1, 10, 100, 1024)
-
-
 def _array(mb: int) -> Any:
     np = require('numpy', 'arange')
     return np.arange(mb * MB // 8, dtype=np.float64)
 
 
-def _batch() -> dict[str, Any]:
+def _batch(rows: int) -> dict[str, Any]:
     np = require('numpy', 'random')
     rng = np.random.default_rng(13)
-    rows = 20_000
     return {'features': rng.random((rows, 384), dtype=np.float32),
             'labels': rng.integers(0, 100, rows),
             'mask': rng.random((rows, 128)) > 0.5,
@@ -216,7 +209,7 @@ def cases(cfg: Config) -> Iterator[Item]:
     except NotAvailable as e:
         yield Note(AREA, 'array', str(e))
         return
-    for mb in _sizes(cfg):
+    for mb in cfg.large_mb:
         yield from _cases(cfg, 'array', {'mb': mb}, _array(mb), True)
-    yield from _cases(cfg, 'batch', {}, _batch(), False)
+    yield from _cases(cfg, 'batch', {}, _batch(cfg.batch_rows), False)
     os.sync()
