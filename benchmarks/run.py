@@ -22,7 +22,7 @@ if __package__ in (None, ''):  # run as a script: benchmarks/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = 'benchmarks'
 
-from benchmarks import chart, directory, memory, multiprocess, persisted, report
+from benchmarks import chart, directory, large, memory, multiprocess, persisted, report
 from benchmarks import memoize as memoize_area
 from benchmarks import shelve as shelve_area
 from benchmarks import sqlite as sqlite_area
@@ -38,6 +38,7 @@ AREAS: dict[str, Area] = {
     'sqlite': sqlite_area.cases,
     'shelve': shelve_area.cases,
     'multiprocess': multiprocess.cases,
+    'large': large.cases,
 }
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,7 +2,7 @@
 
 Every store commits each write (no batching that one peer gets and another
 doesn't): ``diskcache.Cache`` always does, ``SqliteDict`` runs with
-``autocommit=True``, and the floor ``raw-sqlite3`` is the loop issue 3 names:
+``autocommit=True``, and the floor ``raw-sqlite3`` is the least a SQLite store can do:
 an upsert and a select on one table, WAL, ``synchronous=NORMAL``, values
 pickled at the highest protocol.  Only hutch's store also runs at 1,000,000
 items in the full run.

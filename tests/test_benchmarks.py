@@ -165,3 +165,40 @@ def test_runner_writes_json_and_markdown_with_every_target(tmp_path: Path) -> No
 def test_the_examples_in_the_benchmark_modules_run(module: ModuleType) -> None:
     failed, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert failed == 0
+
+
+def test_a_case_of_large_copies_is_judged_by_its_least_round() -> None:
+    times = iter([0.0, 5.0, 1.0, 3.0])  # warm-up, then three rounds
+
+    def run() -> int:
+        import time
+        time.sleep(next(times) / 1000)
+        return 1
+
+    result = measure(Case('t', 't', 'op', {}, [Contender(HUTCH, run)],
+                          least=True, repeatable=False), rounds=3)
+    figure = result.peers[HUTCH]
+    assert figure.median == min(figure.rounds) and result.statistic == 'least'
+
+
+def test_a_target_without_a_second_peer_bounds_the_time_in_ms() -> None:
+    mmap = next(t for t in TARGETS if t.name == 'large-mmap-load')
+    fast = mmap.judge(_result('large', 'array', 'mmap-load', {'mb': 100},
+                              hutch=0.0002))
+    slow = mmap.judge(_result('large', 'array', 'mmap-load', {'mb': 100},
+                              hutch=0.003))
+    assert (round(fast.ratio or 0, 6), fast.verdict) == (0.2, 'PASS')
+    assert slow.verdict == 'MISS' and mmap.formula == 'hutch <= 1 ms'
+
+
+def test_the_large_area_times_hutch_against_numpy(tmp_path: Path) -> None:
+    from benchmarks import large
+
+    cfg = _config(tmp_path, large_mb=(1,), batch_rows=50)
+    # measured as the runner does: each case before the next is made
+    results = [measure(c, 1) for c in large.cases(cfg) if isinstance(c, Case)]
+    assert [(r.workload, r.op) for r in results] == [
+        ('array', 'dump'), ('array', 'load'), ('array', 'mmap-load'),
+        ('batch', 'dump'), ('batch', 'load')]
+    assert {HUTCH, 'hutch-sqlite', 'hutch-persisted', 'floor:numpy'} <= \
+        set(results[1].peers)

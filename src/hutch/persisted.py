@@ -63,7 +63,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional, TextIO, TypeVar, Union
 
-from ._files import atomic_writer, check_path, path_type_error
+from . import _layout
+from ._files import atomic_write, check_path, path_type_error, read_head
 from ._locks import FileLock
 from .dealloc import Deallocatable
 from .errors import (
@@ -155,6 +156,9 @@ class PersistedWork(_FreshLocks, Deallocatable):
         same file before :class:`~hutch.errors.LockTimeoutError` (which
         names that process); an hour by default; ``None`` waits as long as
         that process lives (a dead holder frees the lock)
+    :param mmap: read the large buffers of the value (numpy arrays ...)
+        from the file as read-only views of it, at a cost that does not
+        grow with the size, instead of into memory
 
     >>> class Owner:
     ...     pass
@@ -172,8 +176,11 @@ class PersistedWork(_FreshLocks, Deallocatable):
                  deallocate_recursive: bool = False,
                  recover_empty: bool = False,
                  version: Optional[Version] = None,
-                 lock_timeout: Optional[float] = LOCK_TIMEOUT) -> None:
+                 lock_timeout: Optional[float] = LOCK_TIMEOUT,
+                 mmap: bool = False) -> None:
         super().__init__()
+        if not isinstance(mmap, bool):
+            raise TypeError(f'mmap must be a bool, got {mmap!r}')
         if owner is None:
             raise TypeError('PersistedWork needs an owner, got None')
         if isinstance(path, str):
@@ -195,6 +202,7 @@ class PersistedWork(_FreshLocks, Deallocatable):
         self.recover_empty = recover_empty
         self.version = version
         self.lock_timeout = lock_timeout
+        self.mmap = mmap
         self.worker: Optional[Callable[..., Any]] = None
         self._owner_class: type = type(owner)
         self._global_key = global_key
@@ -270,46 +278,60 @@ class PersistedWork(_FreshLocks, Deallocatable):
     def _read(self) -> Any:
         """The value in the file, or ``MISSING`` when absent or stale."""
         try:
-            f = open(self.path, 'rb')
+            # a file the program named: a link to it is followed
+            head, large = read_head(self.path, follow=True)
         except FileNotFoundError:
             return MISSING
-        with f:
-            head = f.read(len(VERSION_MAGIC))
-            if not head:
-                if self.recover_empty:
-                    logger.info('%s: empty file, recomputing', self.path)
-                    return MISSING
-                raise CorruptDataError(
-                    'empty file (recover_empty=True recomputes it)',
-                    path=self.path)
-            tag: Optional[bytes] = None
-            if head == VERSION_MAGIC:
-                line = f.readline(_MAX_HEADER)
-                if not line.endswith(b'\n'):
-                    raise CorruptDataError('truncated version header',
-                                           path=self.path)
-                tag = line[:-1]
-            else:
-                f.seek(0)
-            if tag != self._version_tag:
-                logger.info('%s: stored version %r is not %r, recomputing',
-                            self.path, tag, self._version_tag)
+        try:
+            start = self._check_header(head)
+            if start < 0:
                 return MISSING
             try:
-                return pickle.load(f)
+                if large is None:
+                    return _layout.loads(memoryview(head)[start:])
+                large.seek(start)
+                return _layout.read(large, self.mmap)
             except Exception as e:
                 raise deserialize_error(e, path=self.path) from e
+        finally:
+            if large is not None:
+                large.close()
+
+    def _check_header(self, head: bytes) -> int:
+        """Where the pickle starts in a file whose first bytes are ``head``;
+        ``-1`` when the file is empty (and recomputed) or of another
+        version."""
+        if not head:
+            if self.recover_empty:
+                logger.info('%s: empty file, recomputing', self.path)
+                return -1
+            raise CorruptDataError(
+                'empty file (recover_empty=True recomputes it)',
+                path=self.path)
+        tag: Optional[bytes] = None
+        start = 0
+        if head.startswith(VERSION_MAGIC):
+            end = head.find(b'\n', len(VERSION_MAGIC),
+                            len(VERSION_MAGIC) + _MAX_HEADER)
+            if end < 0:
+                raise CorruptDataError('truncated version header',
+                                       path=self.path)
+            tag = head[len(VERSION_MAGIC):end]
+            start = end + 1
+        if tag != self._version_tag:
+            logger.info('%s: stored version %r is not %r, recomputing',
+                        self.path, tag, self._version_tag)
+            return -1
+        return start
 
     def _write(self, value: Any) -> None:
         try:
-            with atomic_writer(self.path) as f:
-                if self._version_tag is not None:
-                    f.write(VERSION_MAGIC + self._version_tag + b'\n')
-                pickle.dump(value, f, protocol=_PROTOCOL)
-        except OSError:
-            raise  # the write failed (DiskFullError when there was no room)
+            chunks = _layout.encode(value, _PROTOCOL)
         except Exception as e:
             raise serialize_error(e, value, 'pickle', path=self.path) from e
+        if self._version_tag is not None:
+            chunks.insert(0, VERSION_MAGIC + self._version_tag + b'\n')
+        atomic_write(self.path, chunks)
 
     def set(self, obj: Any) -> None:
         """Use ``obj`` as if it had been computed: on the instance, and in
@@ -493,7 +515,8 @@ class persisted:
                  deallocate_recursive: bool = False,
                  recover_empty: bool = False,
                  version: Optional[Version] = None,
-                 lock_timeout: Optional[float] = LOCK_TIMEOUT) -> None:
+                 lock_timeout: Optional[float] = LOCK_TIMEOUT,
+                 mmap: bool = False) -> None:
         if not isinstance(name, str):
             raise TypeError(f'attribute name must be a str, got {name!r}')
         if not name.isidentifier():
@@ -508,7 +531,7 @@ class persisted:
             cache_global=cache_global, transient=transient, mkdir=mkdir,
             deallocate_recursive=deallocate_recursive,
             recover_empty=recover_empty, version=version,
-            lock_timeout=lock_timeout)
+            lock_timeout=lock_timeout, mmap=mmap)
 
     def __call__(self, fn: F) -> F:
         name = self.attr_name

@@ -10,6 +10,13 @@ and back.  Pick one by object or by name:
 * ``'bytes'``: values are ``bytes`` already, stored as they are.
 * ``'text'``: values are ``str``, stored as UTF-8.
 
+Stashes write and read through :meth:`Serializer.encode` and
+:meth:`Serializer.read`, so a large value is never copied whole in memory:
+the pickle serializer writes values that expose their memory (numpy arrays
+and what is built on them) as a pickle followed by their buffers (see
+:mod:`hutch._layout`), and reads those buffers straight into their final
+memory, or maps them from the file (``mmap=True``).
+
 Any of them composes with compression by adding ``+codec`` to the name
 (``'pickle+zlib'``, ``'json+lzma'``, ``'bytes+bz2'``, ``'pickle+zstd'`` when
 the ``zstandard`` package is installed), or with :class:`Compressed`.
@@ -35,8 +42,10 @@ import pickle
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, Protocol, Union
+from typing import IO, Any, Protocol, Union
 
+from . import _layout
+from ._layout import Chunk
 from .util import check_int
 
 __all__ = ['Serializer', 'PickleSerializer', 'JsonSerializer',
@@ -57,6 +66,26 @@ class Serializer(ABC):
     def loads(self, data: bytes) -> Any:
         """The value that ``data`` stands for; raises on data it can't read."""
 
+    def encode(self, value: Any) -> list[Chunk]:
+        """The bytes that stand for ``value``, as chunks to write one after
+        another; large parts may be views of the value's own memory, so
+        write them before the value changes."""
+        return [self.dumps(value)]
+
+    def write(self, value: Any, file: IO[bytes]) -> None:
+        """Write the bytes that stand for ``value`` to ``file``."""
+        for chunk in self.encode(value):
+            file.write(chunk)
+
+    def read(self, file: IO[bytes], mmap: bool = False) -> Any:
+        """The value that the rest of ``file`` stands for.
+
+        :param mmap: a serializer that can return parts of the value as
+            read-only views of the mapped file does (the pickle serializer,
+            for values written in the large value layout); others ignore it
+        """
+        return self.loads(file.read())
+
     def __repr__(self) -> str:
         return f'{type(self).__name__}({self.name!r})'
 
@@ -68,21 +97,35 @@ class Serializer(ABC):
 
 
 class PickleSerializer(Serializer):
-    """Pickle, by default with the highest protocol.  Loading runs code."""
+    """Pickle, by default with the highest protocol.  Loading runs code.
+
+    With protocol 5 (the highest), :meth:`encode` leaves the memory of large
+    buffers (numpy arrays ...) out of the pickle and writes it after, in the
+    large value layout of :mod:`hutch._layout`; :meth:`loads` and
+    :meth:`read` read that layout and plain pickles alike.
+
+    >>> s = PickleSerializer()
+    >>> s.loads(b''.join(s.encode({'big': bytes(100_000)})))['big'][:3]
+    b'\\x00\\x00\\x00'
+    """
 
     name = 'pickle'
 
     def __init__(self, protocol: int = pickle.HIGHEST_PROTOCOL) -> None:
         self.protocol = check_int(protocol, 'pickle protocol', 0,
                                   pickle.HIGHEST_PROTOCOL)
-        # bound once: this is the hot path of every durable stash
-        self.loads = pickle.loads  # type: ignore[method-assign,assignment]
 
     def dumps(self, value: Any) -> bytes:
         return pickle.dumps(value, self.protocol)
 
-    def loads(self, data: bytes) -> Any:  # replaced per instance
-        return pickle.loads(data)
+    def loads(self, data: bytes) -> Any:
+        return _layout.loads(data)
+
+    def encode(self, value: Any) -> list[Chunk]:
+        return _layout.encode(value, self.protocol)
+
+    def read(self, file: IO[bytes], mmap: bool = False) -> Any:
+        return _layout.read(file, mmap)
 
     def __getstate__(self) -> dict[str, Any]:
         return {'protocol': self.protocol}

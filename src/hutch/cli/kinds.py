@@ -17,6 +17,7 @@ from typing import Optional
 
 from .._files import is_temp_name
 from ..stash._shelf import backend_of
+from ..stash._side import side_folder
 from ..stash.directory import DirectoryStash
 from ..stash.shelve import ShelveStash
 from ..stash.sqlite import SqliteStash
@@ -143,6 +144,9 @@ class SqliteTarget(Target):
             p = Path(f'{self.path}{suffix}')
             if p.is_file():
                 yield p
+        side = side_folder(self.path, self.table)  # of large values
+        if side.is_dir():
+            yield from (p for p in side.iterdir() if p.is_file())
 
     def details(self) -> list[tuple[str, str]]:
         return [('table', self.table)]

@@ -21,6 +21,9 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from .. import __version__
+from .._layout import describe as describe_layout
+from .._layout import is_layout
+from .._layout import pickled as layout_pickle
 from ..errors import PersistableError
 from ..memoentry import function_of_key, peek
 from ..serial import get_serializer
@@ -148,6 +151,26 @@ def _decode(args: argparse.Namespace, target: Target, data: bytes) -> Any:
             '--raw writes the stored bytes', **where) from e
 
 
+def _decode_layout(args: argparse.Namespace, target: Target,
+                   head: bytes) -> Any:
+    """A large value (a pickle followed by its buffers): the pickle leads,
+    so it is shown without its buffers, however large they are -- unless
+    ``--unpickle`` loads the whole value."""
+    where = {'key': args.key, 'path': target.where(args.key)}
+    try:
+        if args.unpickle:
+            return get_serializer('pickle').loads(_read(target, args.key))
+        pickle = layout_pickle(head)
+        assert pickle is not None  # head is a layout
+        return read_pickle(pickle)
+    except PersistableError:
+        raise
+    except Exception as e:
+        raise PersistableError(
+            f'cannot read the large value: {type(e).__name__}: {e}; --raw '
+            'writes the stored bytes', **where) from e
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     out = sys.stdout
     with open_target(args.path, _options(args)) as target:
@@ -156,13 +179,16 @@ def cmd_show(args: argparse.Namespace) -> int:
             out.flush()
             out.buffer.write(data)
             return 0
-        if len(data) > render.SHOW_BYTES:
+        if is_layout(data):
+            value = _decode_layout(args, target, data)
+        elif len(data) > render.SHOW_BYTES:
             raise PersistableError(
                 f'the value is larger than '
                 f'{render.human_bytes(render.SHOW_BYTES)}, more than hutch '
                 'shows; --raw writes the stored bytes', key=args.key,
                 path=target.where(args.key))
-        value = _decode(args, target, data)
+        else:
+            value = _decode(args, target, data)
     if args.json:
         try:
             text = render.format_json(value)
@@ -183,8 +209,10 @@ def _sniffed(target: Target, keys: list[str]) -> str:
         data = _read(target, first, render.SNIFF_BYTES)
     except PersistableError as e:
         return f'unknown (key {render.show_key(first)} unreadable: {e.msg})'
-    return (f'{render.sniff_serializer(data)} '
-            f'(sniffed from key {render.show_key(first)})')
+    found = (f'{render.sniff_serializer(data)} '
+             f'(sniffed from key {render.show_key(first)})')
+    layout = describe_layout(data)
+    return found if layout is None else f'{found}; {layout}'
 
 
 def _regular_files(target: Target) -> list[os.stat_result]:

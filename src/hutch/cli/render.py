@@ -23,6 +23,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, Optional
 
+from .._layout import is_layout
 from ..serial import decompress_head
 from .pickled import Call, Global, PickleDict, PickleSet
 
@@ -54,6 +55,8 @@ _MAGIC: tuple[tuple[str, tuple[bytes, ...]], ...] = (
 def _sniff_plain(data: bytes, whole: bool) -> str:
     # protocol 2 and later pickles start with PROTO, then the protocol number
     if len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5:
+        return 'pickle'
+    if is_layout(data):  # a pickle followed by its buffers
         return 'pickle'
     try:  # not final when cut: a character may be cut in two at the end
         text = codecs.utf_8_decode(data, 'strict', whole)[0]

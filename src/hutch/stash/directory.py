@@ -13,7 +13,12 @@ guarantees what every durable stash of hutch does:
 * **cheap listing** -- ``keys()``, ``len()`` and ``exists()`` never read a
   value; ``keys()`` is one ``os.scandir`` pass (per shard folder);
 * **clear errors** -- a file that cannot be read back raises
-  :class:`~hutch.errors.CorruptDataError` naming the key and the file.
+  :class:`~hutch.errors.CorruptDataError` naming the key and the file;
+* **large values at disk speed** -- a value holding large buffers (numpy
+  arrays ...) is written with one ``write`` per buffer and read straight
+  into its final memory (see :mod:`hutch._layout`); ``mmap=True`` returns
+  its arrays as read-only views of the file instead, at a cost that does
+  not grow with the size.
 
 :class:`IncrementKeyDirectoryStash` adds integer keys handed out safely
 across processes.
@@ -26,6 +31,7 @@ import logging
 import os
 import zlib
 from collections.abc import Iterator
+from io import FileIO
 from pathlib import Path
 from string import Formatter
 from typing import Any, Optional
@@ -37,9 +43,10 @@ from .._files import (
     check_path,
     finished_temp,
     open_folder,
-    read_file,
+    read_head,
     remove_stale_temps,
 )
+from .._layout import Chunk
 from ..errors import (
     ForeignFileError,
     PersistableError,
@@ -102,6 +109,14 @@ def _file_names(folder: str) -> list[str]:
     with os.scandir(folder) as entries:
         return [e.name for e in entries if e.is_file()]
 
+def _corrupt(cause: Exception, key: str, file: str) -> PersistableError:
+    """The error for a file of ``key`` that could not be read back, caused
+    by ``cause``."""
+    error = deserialize_error(cause, key, file)
+    error.__cause__ = cause
+    return error
+
+
 class DirectoryStash(CloseableStash):
     """One file per key in a folder; the files are interchangeable with pickles.
 
@@ -120,6 +135,10 @@ class DirectoryStash(CloseableStash):
         :class:`~hutch.errors.CorruptDataError`; ``'missing'`` logs a
         warning and treats the key as absent (returns ``None``)
     :param durable: ``fsync`` each file before it is renamed into place
+    :param mmap: load the buffers of large values (numpy arrays ...) as
+        read-only views of their file instead of reading them into memory;
+        a file replaced by a later dump stays valid for the values already
+        loaded from it
 
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
@@ -139,8 +158,11 @@ class DirectoryStash(CloseableStash):
     def __init__(self, path: str | os.PathLike[str],
                  pattern: str = '{name}.dat',
                  serializer: SerializerSpec = None, shard: int = 0,
-                 on_error: str = 'raise', durable: bool = False) -> None:
+                 on_error: str = 'raise', durable: bool = False,
+                 mmap: bool = False) -> None:
         path = check_path(path)
+        if not isinstance(mmap, bool):
+            raise TypeError(f'mmap must be a bool, got {mmap!r}')
         if check_int(shard, 'shard') in (1,) or shard < 0 or shard > 1 << 16:
             raise ValueError(f'shard must be 0 or 2 .. 65536, got {shard}')
         if on_error not in _ON_ERROR:
@@ -152,6 +174,7 @@ class DirectoryStash(CloseableStash):
         self.shard = shard
         self.on_error = on_error
         self.durable = durable
+        self.mmap = mmap
         self.path = Path(path)
 
     @property
@@ -222,12 +245,14 @@ class DirectoryStash(CloseableStash):
     def _read(self, key: str) -> Any:
         file, long = self._locate(key)
         try:
-            data = self._read_bytes(file)
+            data, large = self._read_head(file)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return MISSING  # a folder is never a key (see keys())
         except ForeignFileError as e:
             return self._unreadable(
                 ForeignFileError(e.msg, key=key, path=file), key, file)
+        if large is not None:
+            return self._read_large(key, file, long, data, large)
         if long:
             unpacked = _keys.unpack_long_key(data)
             if unpacked is None or unpacked[0] != key:
@@ -236,7 +261,24 @@ class DirectoryStash(CloseableStash):
         try:
             return self.serializer.loads(data)
         except Exception as e:
-            return self._unreadable(deserialize_error(e, key, file), key, file)
+            return self._unreadable(_corrupt(e, key, file), key, file)
+
+    def _read_large(self, key: str, file: str, long: bool, head: bytes,
+                    large: FileIO) -> Any:
+        """The value in ``large``, the open file of ``key`` whose first
+        bytes are ``head``: read by the serializer from the file."""
+        with large:
+            start = 0
+            if long:
+                unpacked = _keys.unpack_long_key(head)
+                if unpacked is None or unpacked[0] != key:
+                    return MISSING
+                start = len(head) - len(unpacked[1])
+            try:
+                large.seek(start)
+                return self.serializer.read(large, self.mmap)
+            except Exception as e:
+                return self._unreadable(_corrupt(e, key, file), key, file)
 
     def _unreadable(self, error: PersistableError, key: str, file: str) -> Any:
         """:data:`MISSING` (``on_error='missing'``), else raise ``error``."""
@@ -246,15 +288,16 @@ class DirectoryStash(CloseableStash):
             return MISSING
         raise error from error.__cause__
 
-    def _read_bytes(self, file: str) -> bytes:
-        """The bytes of a key's ``file``: a regular file, reached without
-        following a symbolic link (a shard folder's included)."""
+    def _read_head(self, file: str) -> tuple[bytes, Optional[FileIO]]:
+        """:func:`~hutch._files.read_head` of a key's ``file``: a regular
+        file, reached without following a symbolic link (a shard folder's
+        included)."""
         if not self.shard:
-            return read_file(file)
+            return read_head(file)
         folder, name = os.path.split(file)
         fd = open_folder(folder)
         try:
-            return read_file(name, dir_fd=fd)
+            return read_head(name, dir_fd=fd)
         finally:
             os.close(fd)
 
@@ -321,23 +364,24 @@ class DirectoryStash(CloseableStash):
         file, data = self._encode(name, inst)
         self._store(name, file, data)
 
-    def _encode(self, name: str, inst: Any) -> tuple[str, bytes]:
-        """The file of key ``name`` and the bytes it is to hold; nothing is
-        written, so a value that can't be serialized leaves no trace.
+    def _encode(self, name: str, inst: Any) -> tuple[str, list[Chunk]]:
+        """The file of key ``name`` and the chunks of bytes it is to hold;
+        nothing is written, so a value that can't be serialized leaves no
+        trace.
 
         :raises SerializeError: naming the key, the file and the serializer
         """
         file, long = self._locate(name)
         try:
-            data = self.serializer.dumps(inst)
+            data = self.serializer.encode(inst)
         except Exception as e:
             raise serialize_error(e, inst, self.serializer.name, name,
                                   file) from e
         if long:
-            data = _keys.pack_long_key(name, data)
+            data.insert(0, _keys.pack_long_key(name, b''))
         return file, data
 
-    def _store(self, name: str, file: str, data: bytes) -> None:
+    def _store(self, name: str, file: str, data: list[Chunk]) -> None:
         """Write ``data`` (from :meth:`_encode`) as the file of key ``name``."""
         if self.shard and os.path.islink(os.path.dirname(file)):
             raise ForeignFileError('a symbolic link where a shard folder '

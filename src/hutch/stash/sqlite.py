@@ -15,6 +15,14 @@ What it guarantees:
   threads and handed to worker processes (it pickles by path).  Concurrent
   writers on one machine wait for each other (up to ``timeout`` seconds)
   instead of failing.
+* **Large values beside the table.**  A value of 1 MiB or more, or one
+  holding large buffers (numpy arrays ...), is written to a file of its
+  own in ``<database>.large/<table>/`` (see :mod:`hutch.stash._side`) and
+  its row names that file, so it is read at the speed of a file (or
+  memory-mapped, with ``mmap=True``) while the table stays small and
+  ``len()``, ``keys()`` and small values stay as fast.  The file is
+  complete before its row commits; the file of a replaced value is removed
+  by the next large dump, ``delete()`` or ``clear()``.
 * **Clear errors.**  Every SQLite error is raised as a
   :class:`~hutch.PersistableError` naming the file (and the key); a value
   that cannot be deserialized raises :class:`~hutch.CorruptDataError`.
@@ -48,7 +56,9 @@ from typing import Any, Optional, Union
 from .. import _process
 from .._files import check_path
 from .._keys import key_type_error, unencodable_key_error
+from .._layout import Chunk
 from ..errors import (
+    CorruptDataError,
     DiskFullError,
     PersistableError,
     deserialize_error,
@@ -56,6 +66,7 @@ from ..errors import (
 )
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING, check_seconds, chunks
+from ._side import SideFiles, is_large, side_folder
 from ._sqlite_bounds import Bounds
 from .base import CloseableStash, _PicklesByArguments
 from .check import DATABASE, CheckReport, Problem, check_values
@@ -87,6 +98,25 @@ SQL_SYNCHRONOUS = 'PRAGMA synchronous = NORMAL'
 SQL_QUICK_CHECK = 'PRAGMA quick_check'
 SQL_NO_WAIT = 'PRAGMA busy_timeout = 0'
 SQL_CHECKPOINT = 'PRAGMA wal_checkpoint(TRUNCATE)'
+# Large values: their rows hold the name of a side file, as text.  The
+# orphans table lists the files of rows replaced or deleted, filled by
+# triggers made with the first large value (a table of small values only
+# has neither).
+SQL_ORPHANS = ('CREATE TABLE IF NOT EXISTS "{table}_large_orphans" '
+               '(name TEXT NOT NULL)')
+SQL_ON_REPLACE = ('CREATE TRIGGER IF NOT EXISTS "{table}_large_replaced" '
+                  'AFTER UPDATE OF value ON "{table}" '
+                  "WHEN typeof(OLD.value) = 'text' "
+                  'AND OLD.value IS NOT NEW.value BEGIN '
+                  'INSERT INTO "{table}_large_orphans" (name) '
+                  'VALUES (OLD.value); END')
+SQL_ON_DELETE = ('CREATE TRIGGER IF NOT EXISTS "{table}_large_deleted" '
+                 'AFTER DELETE ON "{table}" '
+                 "WHEN typeof(OLD.value) = 'text' BEGIN "
+                 'INSERT INTO "{table}_large_orphans" (name) '
+                 'VALUES (OLD.value); END')
+SQL_TAKE_ORPHANS = 'DELETE FROM "{table}_large_orphans" RETURNING name'
+SQL_SIDE_NAMES = 'SELECT value FROM "{table}" WHERE typeof(value) = \'text\''
 
 _SQLITE_FULL = 13  # the result code for "database or disk is full"
 # reads map the file instead of copying pages through read() calls
@@ -219,13 +249,19 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
     :param policy: which rows a write over a limit deletes first: ``'lru'``
         those read or written longest ago, ``'fifo'`` those written first
 
+    :param mmap: load the buffers of large values (numpy arrays ...) as
+        read-only views of their side file instead of reading them into
+        memory
+
     Limits are enforced on write, in the write's own transaction, so the
     table is within them after every write (a batch larger than the limits
     keeps only what fits).  Reads write nothing: a bounded stash remembers
     the keys it read and stamps their use with its next write or on
     :meth:`close` (uses by a process that never writes again are lost).
     The limits belong to the stash, not the file: an unbounded stash on
-    the same table writes past them until a bounded one writes.
+    the same table writes past them until a bounded one writes.  A bounded
+    stash keeps every value in its table, large ones too, so that its byte
+    limit counts them.
 
     Not for network file systems: SQLite's locks are not reliable there.
 
@@ -244,15 +280,17 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
 
     #: pickled by path, never by connection
     _PICKLED = ('path', 'table', 'serializer', 'timeout', 'read_only',
-                'max_items', 'max_bytes', 'policy')
+                'max_items', 'max_bytes', 'policy', 'mmap')
 
     def __init__(self, path: Union[str, os.PathLike[str]],
                  table: str = 'stash', serializer: SerializerSpec = None,
                  timeout: float = 60.0, read_only: bool = False,
                  max_items: Optional[int] = None,
                  max_bytes: Optional[int] = None,
-                 policy: str = 'lru') -> None:
+                 policy: str = 'lru', mmap: bool = False) -> None:
         path = check_path(path)
+        if not isinstance(mmap, bool):
+            raise TypeError(f'mmap must be a bool, got {mmap!r}')
         if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
             raise ValueError(f'table must be a plain identifier, got {table!r}')
         if table.lower().startswith('sqlite_'):
@@ -267,6 +305,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         bounds = Bounds(table, max_items, max_bytes, policy)
         self.max_items, self.max_bytes = bounds.max_items, bounds.max_bytes
         self.policy = policy
+        self.mmap = mmap
         self._setup()
 
     def _setup(self) -> None:
@@ -285,7 +324,12 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         self._sql_keys_after = sql(SQL_KEYS_AFTER)
         self._sql_items_first = sql(SQL_ITEMS_FIRST)
         self._sql_items_after = sql(SQL_ITEMS_AFTER)
-        self._dumps = self.serializer.dumps
+        self._sql_side = [sql(SQL_ORPHANS), sql(SQL_ON_REPLACE),
+                          sql(SQL_ON_DELETE)]
+        self._sql_take_orphans = sql(SQL_TAKE_ORPHANS)
+        self._sql_side_names = sql(SQL_SIDE_NAMES)
+        self._side = SideFiles(side_folder(self.path, self.table))
+        self._encode = self.serializer.encode
         self._loads = self.serializer.loads
         self._local = _Local()
         self._lock = threading.Lock()
@@ -496,8 +540,52 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
             touched[name] = time.time_ns()
             if len(touched) > _TOUCH_PENDING:
                 self._write_bounded([], None)
+        data = row[0]
+        if data.__class__ is str:
+            return self._read_side(name, data, MISSING)
         try:
-            return self._loads(row[0])
+            return self._loads(data)
+        except Exception as e:
+            raise deserialize_error(e, name, self.path) from e
+
+    def _read_side(self, name: str, file: str, default: Any = MISSING) -> Any:
+        """The value of key ``name`` in side file ``file``, which its row
+        named; when a writer replaced the file meanwhile, the row is read
+        again (``default`` when it is gone)."""
+        while True:
+            try:
+                f = self._side.open(file)
+            except FileNotFoundError:
+                try:
+                    row = self._cursor().execute(
+                        self._sql_select, (name,)).fetchone()
+                except sqlite3.Error as e:
+                    raise self._error('load', e, name) from e
+                if row is None:
+                    return default
+                if row[0] == file:
+                    raise CorruptDataError(
+                        'the side file of the value is missing', key=name,
+                        path=self._side.path_of(file)) from None
+                if row[0].__class__ is not str:
+                    return self._decode(name, row[0])
+                file = row[0]
+                continue
+            except ValueError as e:
+                raise deserialize_error(e, name, self.path) from e
+            with f:
+                try:
+                    return self.serializer.read(f, self.mmap)
+                except Exception as e:
+                    raise deserialize_error(
+                        e, name, self._side.path_of(file)) from e
+
+    def _decode(self, name: str, data: Any) -> Any:
+        """The value of a row's ``data``: bytes, or a side file's name."""
+        if data.__class__ is str:
+            return self._read_side(name, data)
+        try:
+            return self._loads(data)
         except Exception as e:
             raise deserialize_error(e, name, self.path) from e
 
@@ -516,20 +604,76 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         if not isinstance(name, str):
             raise key_type_error(name)
         try:
-            data = self._dumps(inst)
+            chunks = self._encode(inst)
         except Exception as e:
             raise serialize_error(e, inst, self.serializer.name, name,
                                   self.path) from e
         if self._bounds is not None:
-            self._bounds.check_size(name, len(data))
+            # a bounded table keeps every value in its rows (see above)
+            data = chunks[0] if len(chunks) == 1 else b''.join(chunks)
+            self._bounds.check_size(name, memoryview(data).nbytes)
             self._write_bounded([(name, data)], name)
             return
+        if is_large(chunks):
+            self._dump_large(name, chunks)
+            return
         try:
-            self._cursor().execute(self._sql_upsert, (name, data))
+            self._cursor().execute(self._sql_upsert, (name, chunks[0]))
         except UnicodeEncodeError as e:
             raise unencodable_key_error(name) from e
         except sqlite3.Error as e:
             raise self._error('dump', e, name) from e
+
+    def _dump_large(self, name: str, chunks: list[Chunk]) -> None:
+        """Store a large value in a side file, and its name in the row."""
+        conn = self._connection()
+        try:
+            conn.execute('BEGIN IMMEDIATE')
+        except sqlite3.Error as e:
+            raise self._error('dump', e, name) from e
+        written: Optional[str] = None
+        try:
+            for sql in self._sql_side:
+                conn.execute(sql)
+            written = self._write_side(name, chunks)
+            conn.execute(self._sql_upsert, (name, written))
+            orphans = [n for (n,) in
+                       conn.execute(self._sql_take_orphans).fetchall()]
+            conn.execute('COMMIT')
+        except BaseException as e:
+            if conn.in_transaction:
+                conn.execute('ROLLBACK')
+            if written is not None:
+                self._side.remove([written])
+            if isinstance(e, UnicodeEncodeError):
+                raise unencodable_key_error(name) from e
+            if isinstance(e, sqlite3.Error):
+                raise self._error('dump', e, name) from e
+            raise
+        self._side.remove(orphans)
+
+    def _write_side(self, name: str, chunks: list[Chunk]) -> str:
+        """Write a side file for key ``name``; its name.  No room is said
+        of the database, as for a value in the table."""
+        try:
+            return self._side.write(name, chunks, False)
+        except DiskFullError as e:
+            raise DiskFullError(f'{e.msg} (a side file of the database)',
+                                key=name, path=self.path,
+                                errno=e.errno) from e
+
+    def _remove_orphans(self) -> None:
+        """Remove the side files of values replaced or deleted since."""
+        if not self._side.exists():
+            return
+        try:
+            orphans = [n for (n,) in self._connection().execute(
+                self._sql_take_orphans).fetchall()]
+        except sqlite3.OperationalError as e:
+            if 'no such table' in str(e):  # no large value committed yet
+                return
+            raise self._error('remove side files', e) from e
+        self._side.remove(orphans)
 
     def delete(self, name: Optional[str] = None) -> None:
         if not isinstance(name, str):
@@ -540,6 +684,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
             raise unencodable_key_error(name) from e
         except sqlite3.Error as e:
             raise self._error('delete', e, name) from e
+        self._remove_orphans()
 
     def check(self, fix: bool = False, values: bool = False) -> CheckReport:
         """SQLite's own ``quick_check`` of the database file, and with
@@ -559,11 +704,36 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         return report
 
     def clear(self) -> None:
-        """Delete every row of the table (the file and table remain)."""
+        """Delete every row of the table (the file and table remain), and
+        every side file: those of the rows, and any a killed writer left."""
+        if not self._side.exists():
+            try:
+                self._connection().execute(self._sql_clear)
+            except sqlite3.Error as e:
+                raise self._error('clear', e) from e
+            return
+        conn = self._connection()
         try:
-            self._connection().execute(self._sql_clear)
+            conn.execute('BEGIN IMMEDIATE')
+            try:
+                for sql in self._sql_side:
+                    conn.execute(sql)
+                named = [n for (n,) in
+                         conn.execute(self._sql_side_names).fetchall()]
+                # holding the write lock, no writer is between writing its
+                # side file and committing: unnamed files are litter
+                self._side.sweep(keep=named)
+                conn.execute(self._sql_clear)
+                named += [n for (n,) in
+                          conn.execute(self._sql_take_orphans).fetchall()]
+                conn.execute('COMMIT')
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute('ROLLBACK')
+                raise
         except sqlite3.Error as e:
             raise self._error('clear', e) from e
+        self._side.remove(named)
 
     def keys(self) -> SqliteKeys:
         """The keys, in key order; sized, and read a page at a time."""
@@ -590,14 +760,11 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
 
     def items(self) -> Iterator[tuple[str, Any]]:
         """``(key, value)`` pairs in key order, read a page at a time."""
-        loads = self._loads
         for key, data in self._pages(self._sql_items_first,
                                      self._sql_items_after):
-            try:
-                value = loads(data)
-            except Exception as e:
-                raise deserialize_error(e, key, self.path) from e
-            yield key, value
+            value = self._decode(key, data)
+            if value is not MISSING:  # deleted since the page was read
+                yield key, value
 
     def values(self) -> Iterator[Any]:
         """The values in key order, read a page at a time."""
@@ -621,24 +788,31 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         that can't be serialized), none is.
         """
         pairs = items.items() if isinstance(items, Mapping) else items
-        dumps = self._dumps
+        encode = self._encode
+        written: list[str] = []
 
-        def rows() -> Iterator[tuple[str, bytes]]:
+        def rows() -> Iterator[tuple[str, Union[bytes, memoryview, str]]]:
             for key, value in pairs:
                 if not isinstance(key, str):
                     raise key_type_error(key)
                 try:
-                    data = dumps(value)
+                    chunks = encode(value)
                 except Exception as e:
                     raise serialize_error(e, value, self.serializer.name,
                                           key, self.path) from e
-                yield key, data
+                if is_large(chunks) and self._bounds is None:
+                    # the batch holds the write lock: see SideFiles
+                    written.append(self._write_side(key, chunks))
+                    yield key, written[-1]
+                else:
+                    yield key, chunks[0] if len(chunks) == 1 \
+                        else b''.join(chunks)
 
         if self._bounds is not None:
             bounds = self._bounds
             batch = list(rows())
-            for key, data in batch:
-                bounds.check_size(key, len(data))
+            for key, data in batch:  # bytes: large values stay in rows
+                bounds.check_size(key, memoryview(data).nbytes)  # type: ignore[arg-type]
             self._write_bounded(batch, None)
             return
         conn = self._connection()
@@ -647,16 +821,27 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         except sqlite3.Error as e:
             raise self._error('begin a batch dump', e) from e
         try:
+            if self._side.exists():
+                for sql in self._sql_side:
+                    conn.execute(sql)
             conn.executemany(self._sql_upsert, rows())
+            orphans: list[str] = []
+            if written:
+                for sql in self._sql_side:
+                    conn.execute(sql)
+                orphans = [n for (n,) in
+                           conn.execute(self._sql_take_orphans).fetchall()]
             conn.execute('COMMIT')
         except BaseException as e:
             if conn.in_transaction:  # SQLite may have rolled back already
                 conn.execute('ROLLBACK')
+            self._side.remove(written)
             if isinstance(e, sqlite3.Error):
                 raise self._error('dump a batch', e) from e
             raise
+        self._side.remove(orphans)
 
-    def _write_bounded(self, rows: list[tuple[str, bytes]],
+    def _write_bounded(self, rows: list[tuple[str, Any]],
                        keep: Optional[str]) -> None:
         """Store ``rows`` in a bounded table, stamp the keys read since the
         last write, and evict what is over the limits (never ``keep``), in
@@ -680,7 +865,8 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
             bounds.evict(conn, set() if keep is None else {keep})
             conn.execute('COMMIT')
         except BaseException as e:
-            conn.execute('ROLLBACK')
+            if conn.in_transaction:  # SQLite may have rolled back already
+                conn.execute('ROLLBACK')
             if touched and self._touched is not None:
                 self._touched.update(touched)
             if isinstance(e, UnicodeEncodeError):
@@ -712,14 +898,12 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
                 conn.execute('COMMIT')
         except sqlite3.Error as e:
             raise self._error('load a batch', e) from e
-        loads = self._loads
         result: dict[str, Any] = {}
         for key in wanted:
             if key in found and key not in result:
-                try:
-                    result[key] = loads(found[key])
-                except Exception as e:
-                    raise deserialize_error(e, key, self.path) from e
+                value = self._decode(key, found[key])
+                if value is not MISSING:  # deleted since it was read
+                    result[key] = value
         return result
 
     def __repr__(self) -> str:
