@@ -67,8 +67,6 @@ class Config:
     mp_workers: int = 2
     #: areas to run (empty: all)
     only: tuple[str, ...] = ()
-    #: run peers even where hutch's side is missing (for developing the suite)
-    allow_missing: bool = False
 
     @classmethod
     def for_mode(cls, quick: bool, workdir: Path, **overrides: Any) -> Config:

@@ -195,8 +195,6 @@ def _cases(cfg: Config, workload: str, params: dict[str, Any],
             contenders = _contenders(cfg, name, value, stores, op, notes)
         finally:
             yield from notes
-        if HUTCH not in [c.peer for c in contenders] and not cfg.allow_missing:
-            continue
         yield Case(AREA, workload, op, dict(params), contenders,
                    unit='value', flush=op == 'dump', least=True,
                    profile_note='one value a round')

@@ -107,9 +107,6 @@ def cases(cfg: Config) -> Iterator[Item]:
                 peers[peer] = make(folder, n)
             except NotAvailable as e:
                 yield Note(AREA, 'memoize', f'{peer}: not available ({e})')
-        if HUTCH not in peers and not cfg.allow_missing:
-            yield Note(AREA, 'memoize', 'skipped: hutch.memoize not available')
-            return
         yield Case(AREA, 'miss', 'compute+store', {'n': n},
                    [Contender(peer, m.runner(n), prepare=m.clear)
                     for peer, m in peers.items()],

@@ -26,7 +26,7 @@ from typing import Any, Optional
 
 from hutch import DictionaryStash, ReadOnlyStash, Stash
 
-from .harness import HUTCH, Case, Config, Contender, Item, NotAvailable, Note, require
+from .harness import HUTCH, Case, Config, Contender, Item, require
 
 AREA = 'multiprocess'
 PROFILE_NOTE = ("cProfile sees the parent, which mostly waits for its workers; "
@@ -84,12 +84,7 @@ class _Item:
 
 
 def _multi_class() -> Any:
-    for module in ('hutch', 'hutch.multi'):
-        try:
-            return require(module, 'MultiProcessFactoryStash').MultiProcessFactoryStash
-        except NotAvailable:
-            continue
-    raise NotAvailable('hutch.MultiProcessFactoryStash is not available')
+    return require('hutch', 'MultiProcessFactoryStash').MultiProcessFactoryStash
 
 
 class Run:
@@ -140,18 +135,17 @@ class Run:
 
 
 def _case(cfg: Config, workload: str, n: int, iterations: int,
-          multi: Optional[Any], into: str = 'dictionary') -> Case:
+          into: str = 'dictionary') -> Case:
     factory = BusyFactory(n, iterations)
     runs = {peer: Run(factory, cfg.mp_workers,
                       None if into == 'dictionary'
                       else cfg.workdir / 'multiprocess' / peer.replace('.', '-'))
             for peer in (HUTCH, 'Pool.map', 'serial-loop')}
-    contenders = [Contender('serial-loop', runs['serial-loop'].serial,
+    contenders = [Contender(HUTCH, runs[HUTCH].hutch, runs[HUTCH].prepare),
+                  Contender('serial-loop', runs['serial-loop'].serial,
                             runs['serial-loop'].prepare),
                   Contender('Pool.map', runs['Pool.map'].pool_map,
                             runs['Pool.map'].prepare)]
-    if multi is not None:
-        contenders.insert(0, Contender(HUTCH, runs[HUTCH].hutch, runs[HUTCH].prepare))
     params = {'items': n, 'item_ms': round(cfg.mp_item_seconds * 1000, 3)
               if iterations else 0, 'workers': cfg.mp_workers, 'into': into}
     return Case(AREA, workload, 'build', params, contenders, unit='item',
@@ -159,20 +153,13 @@ def _case(cfg: Config, workload: str, n: int, iterations: int,
 
 
 def cases(cfg: Config) -> Iterator[Item]:
-    try:
-        multi: Optional[Any] = _multi_class()
-    except NotAvailable as e:
-        multi = None
-        if not cfg.allow_missing:
-            yield Note(AREA, '*', f'skipped: {e}')
-            return
     iterations = calibrate(cfg.mp_item_seconds)
-    yield _case(cfg, 'speedup', cfg.mp_items, iterations, multi)
-    yield _case(cfg, 'overhead', cfg.mp_items * 5, 0, multi)
+    yield _case(cfg, 'speedup', cfg.mp_items, iterations)
+    yield _case(cfg, 'overhead', cfg.mp_items * 5, 0)
     if not cfg.quick:
         # workers write straight into a shareable delegate (hutch) or send
         # results back for the parent to write (Pool.map)
         try:
-            yield _case(cfg, 'speedup', cfg.mp_items, iterations, multi, 'directory')
+            yield _case(cfg, 'speedup', cfg.mp_items, iterations, 'directory')
         finally:
             shutil.rmtree(cfg.workdir / 'multiprocess', ignore_errors=True)

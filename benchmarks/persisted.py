@@ -104,9 +104,6 @@ def _hit_case(cfg: Config) -> Iterator[Item]:
             continue
         _ = obj.x  # the first read computes; the rounds time hits only
         contenders.append(Contender(peer, _unrolled_reads(obj, 'x', cfg.hits)))
-    if HUTCH not in {c.peer for c in contenders} and not cfg.allow_missing:
-        yield Note(AREA, 'hit', 'skipped: hutch.persisted not available')
-        return
     yield Case(AREA, 'hit', 'read', {'reads': cfg.hits}, contenders)
 
 
@@ -218,9 +215,6 @@ def _file_cases(cfg: Config) -> Iterator[Item]:
                 works[peer] = make(root / peer.replace(':', '-'))
             except NotAvailable as e:
                 yield Note(AREA, 'file', f'{peer}: not available ({e})')
-        if HUTCH not in works and not cfg.allow_missing:
-            yield Note(AREA, 'file', 'skipped: hutch.PersistedWork not available')
-            return
         yield Case(AREA, 'miss', 'compute+write', {'n': n},
                    [Contender(peer, w.runner('write'), prepare=w.reset)
                     for peer, w in works.items()], flush=True)

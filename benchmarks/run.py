@@ -120,8 +120,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--only', nargs='+', choices=sorted(AREAS), default=(),
                         help='run only these areas')
     parser.add_argument('--rounds', type=int, help='timed rounds per case')
-    parser.add_argument('--allow-missing', action='store_true',
-                        help="measure peers even where hutch's side is missing")
     parser.add_argument('--no-profile', action='store_true',
                         help="don't profile hutch where a target is missed")
     parser.add_argument('--docs', type=Path, default=ROOT / 'docs',
@@ -131,8 +129,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix='hutch-bench-'))
-    overrides: dict[str, object] = {'only': tuple(args.only),
-                                    'allow_missing': args.allow_missing}
+    overrides: dict[str, object] = {'only': tuple(args.only)}
     if args.rounds:
         overrides['rounds'] = args.rounds
     cfg = Config.for_mode(args.quick, workdir, **overrides)

@@ -131,13 +131,13 @@ def test_stash_cases_time_every_op_for_hutch_and_the_floor(tmp_path: Path) -> No
     assert all(set(r.peers) == {HUTCH, 'floor:dict'} for r in results)
 
 
-def test_stash_cases_skip_with_a_note_when_hutch_is_missing(tmp_path: Path) -> None:
+def test_stash_cases_fail_when_hutch_itself_is_missing(tmp_path: Path) -> None:
     def missing(path: Path) -> Adapter:
         raise NotAvailable('hutch.Nothing is not available')
 
-    items = list(stash_cases(_config(tmp_path), 'x', 'toy',
-                             {HUTCH: missing, 'floor:dict': PlainDict}, 10, 8))
-    assert items == [Note('x', 'toy', 'skipped: hutch.Nothing is not available')]
+    with pytest.raises(NotAvailable):
+        list(stash_cases(_config(tmp_path), 'x', 'toy',
+                         {HUTCH: missing, 'floor:dict': PlainDict}, 10, 8))
 
 
 def test_runner_writes_json_and_markdown_with_every_target(tmp_path: Path) -> None:
