@@ -558,3 +558,22 @@ def test_a_result_too_big_for_a_bounded_stash_raises_unstorable(
     assert blob(10) == bytes(10)
     with pytest.raises(UnstorableResultError, match='max_bytes'):
         blob(5_000)
+
+
+def test_misses_on_a_shared_stash_leave_one_lock_file_per_function(
+        tmp_path: Path, _private_lock_dir: Path) -> None:
+    # the lock that keeps processes from computing one call twice is a
+    # byte of one file per stash and function, not a file per key
+    from hutch import SqliteStash, memoize
+
+    @memoize(SqliteStash(tmp_path / 'db.sqlite3'))
+    def double(n: int) -> int:
+        return n * 2
+
+    @memoize(SqliteStash(tmp_path / 'db.sqlite3'))
+    def triple(n: int) -> int:
+        return n * 3
+
+    assert [double(i) for i in range(300)] == [i * 2 for i in range(300)]
+    assert triple(1) == 3
+    assert len(list(_private_lock_dir.iterdir())) == 2

@@ -5,8 +5,8 @@ that other callers of the same key wait for the result instead of computing
 it again.  :class:`KeyLocks` serves threads, :class:`TaskKeyLocks` the tasks
 of an asyncio event loop; both keep a lock only while someone holds or waits
 for it, so a long run over many keys does not pile up locks.  Processes are
-kept apart by :class:`StripedLocks`, file locks named by the stash's path
-and the key.
+kept apart by :class:`StripedLocks`: a byte of one lock file per stash
+and function, named by the stash's path.
 
 >>> locks = KeyLocks()
 >>> with locks.hold('k'):
@@ -21,18 +21,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import errno
+import fcntl
+import hashlib
 import os
 import threading
+import time
 import weakref
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Optional
 
-from ._locks import FileLock
+from . import _process
+from ._locks import open_lock_file
 from .errors import LockTimeoutError
 
-__all__ = ['KeyLocks', 'TaskKeyLocks', 'StripedLocks', 'shared_path',
-           'lock_in_loop']
+__all__ = ['KeyLocks', 'TaskKeyLocks', 'StripedLocks', 'shared_path']
 
 
 class KeyLocks:
@@ -104,14 +108,75 @@ _holding: contextvars.ContextVar[bool] = contextvars.ContextVar(
     'hutch_memo_holding', default=False)
 
 
+class _StripeFile:
+    """One lock file, kept open by this process, whose bytes are the
+    stripes: a stripe is taken with a POSIX record lock (``fcntl.lockf``)
+    on its byte, which excludes other processes -- and is dropped by the
+    kernel when its holder dies.
+
+    The file lives in the user's private lock folder (see
+    :func:`hutch._locks.lock_dir`), opened without following links, one per
+    stash and function: a miss opens, creates and removes no file.  Record
+    locks belong to the process, so the threads and tasks of one process
+    are kept apart by :class:`StripedLocks`' thread locks, and the file is
+    never closed (closing any descriptor of it would drop every lock this
+    process holds on it).
+    """
+
+    def __init__(self, base: str) -> None:
+        digest = hashlib.sha1(os.fsencode(os.path.realpath(base))).hexdigest()
+        self.name = f'memo-{digest[:32]}.lock'
+        self._fd: Optional[int] = None
+        self._pid = -1
+        self._guard = threading.Lock()
+
+    def _descriptor(self) -> int:
+        fd = self._fd
+        if fd is not None and self._pid == _process.pid:
+            return fd
+        with self._guard:
+            if self._fd is None or self._pid != _process.pid:
+                # a forked child holds no record lock; it opens its own
+                # descriptor and leaves the inherited one alone
+                self._fd = open_lock_file(self.name)
+                self._pid = _process.pid
+            return self._fd
+
+    def try_lock(self, stripe: int) -> bool:
+        """Take ``stripe`` if no other process holds it."""
+        try:
+            fcntl.lockf(self._descriptor(), fcntl.LOCK_EX | fcntl.LOCK_NB,
+                        1, stripe)
+            return True
+        except OSError as e:
+            if e.errno in (errno.EAGAIN, errno.EACCES):
+                return False
+            raise
+
+    def lock(self, stripe: int, timeout: Optional[float]) -> None:
+        """Take ``stripe``, waiting at most ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.001
+        while not self.try_lock(stripe):
+            if deadline is not None and time.monotonic() >= deadline:
+                raise LockTimeoutError(
+                    f'timed out after {timeout}s waiting for another '
+                    'process computing the same call', path=self.name)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def unlock(self, stripe: int) -> None:
+        fcntl.lockf(self._descriptor(), fcntl.LOCK_UN, 1, stripe)
+
+
 class StripedLocks:
     """Locks that keep the threads and processes sharing a stash from
     computing one call at once.
 
     Keys are spread over :attr:`stripes` stripes by a stable hash (the same
-    in every process); a stripe is a thread lock and a lock file, made once
-    and reused, so a miss pays for no new lock file.  Two calls wait for
-    each other only when their keys share a stripe.
+    in every process); a stripe is a thread lock and a byte of one lock
+    file (:class:`_StripeFile`), so a miss pays two system calls for it.
+    Two calls wait for each other only when their keys share a stripe.
 
     Locks shared by keys could wait for each other in a cycle when memoized
     functions nest (``f(1)`` holds stripe A and calls ``g(2)`` in stripe B,
@@ -121,7 +186,7 @@ class StripedLocks:
     otherwise computes without it (risking a duplicate computation, never a
     deadlock).
 
-    :param base: the path the lock files are named by
+    :param base: the path the lock file is named by
     :param timeout: seconds an outermost call waits for another process;
         ``None``: as long as that process lives
     """
@@ -131,69 +196,59 @@ class StripedLocks:
     def __init__(self, base: str, timeout: Optional[float]) -> None:
         self.base = base
         self.timeout = timeout
-        self._guard = threading.Lock()
-        self._locks: dict[int, tuple[threading.Lock, FileLock, FileLock]] = {}
+        self._file = _StripeFile(base)
+        self._threads = [threading.Lock() for _ in range(self.stripes)]
 
-    def path(self, key: str) -> str:
-        """The path of the lock file of ``key``'s stripe."""
-        stripe = zlib.crc32(key.encode('utf-8', 'surrogatepass')) % self.stripes
-        return os.path.join(self.base, str(stripe))
+    def stripe(self, key: str) -> int:
+        """The stripe of ``key``."""
+        return zlib.crc32(key.encode('utf-8', 'surrogatepass')) % self.stripes
 
-    def _of(self, key: str) -> tuple[threading.Lock, FileLock, FileLock]:
-        stripe = zlib.crc32(key.encode('utf-8', 'surrogatepass')) % self.stripes
-        locks = self._locks.get(stripe)
-        if locks is None:
-            with self._guard:
-                locks = self._locks.get(stripe)
-                if locks is None:
-                    path = os.path.join(self.base, str(stripe))
-                    locks = self._locks[stripe] = (
-                        threading.Lock(),
-                        FileLock(path, timeout=self.timeout),
-                        FileLock(path, timeout=0))
-        return locks
+    def _take(self, stripe: int) -> bool:
+        """Take ``stripe`` (its thread lock, then its byte), waiting as an
+        outermost call does; whether anyone held it first."""
+        thread_lock = self._threads[stripe]
+        waited = not thread_lock.acquire(blocking=False)
+        if waited:
+            thread_lock.acquire()
+        try:
+            if not self._file.try_lock(stripe):
+                waited = True
+                self._file.lock(stripe, self.timeout)
+        except BaseException:
+            thread_lock.release()
+            raise
+        return waited
+
+    def _give(self, stripe: int) -> None:
+        self._file.unlock(stripe)
+        self._threads[stripe].release()
 
     @contextlib.contextmanager
     def hold(self, key: str) -> Iterator[bool]:
         """Hold ``key``'s stripe for the block (see the class for when a
         nested call goes without); the block is given whether the call may
         have waited for another (and must look for its result again)."""
-        thread_lock, waiting, trying = self._of(key)
+        stripe = self.stripe(key)
         if not _holding.get():
-            waited = not thread_lock.acquire(blocking=False)
-            if waited:
-                thread_lock.acquire()
+            waited = self._take(stripe)
+            token = _holding.set(True)
             try:
-                try:
-                    trying.acquire()
-                    file_lock = trying
-                except LockTimeoutError:
-                    waited = True
-                    waiting.acquire()
-                    file_lock = waiting
-                token = _holding.set(True)
-                try:
-                    yield waited
-                finally:
-                    _holding.reset(token)
-                    file_lock.release()
+                yield waited
             finally:
-                thread_lock.release()
+                _holding.reset(token)
+                self._give(stripe)
             return
+        thread_lock = self._threads[stripe]
         if not thread_lock.acquire(blocking=False):
             yield True  # held by this thread already, or busy: never wait
             return
         try:
-            try:
-                trying.acquire()
-                got = True
-            except LockTimeoutError:  # another process has it: go without
-                got = False
+            got = self._file.try_lock(stripe)  # another process: go without
             try:
                 yield True
             finally:
                 if got:
-                    trying.release()
+                    self._file.unlock(stripe)
         finally:
             thread_lock.release()
 
@@ -201,23 +256,36 @@ class StripedLocks:
     async def hold_in_loop(self, key: str) -> AsyncIterator[None]:
         """:meth:`hold` for a task: waits in a worker thread, never in the
         event loop."""
-        path = self.path(key)
-        lock: Optional[FileLock]
-        if not _holding.get():
-            lock = await lock_in_loop(path, self.timeout)
+        stripe = self.stripe(key)
+        if _holding.get():
+            with self.hold(key):
+                yield
+            return
+        thread_lock = self._threads[stripe]
+        if thread_lock.acquire(blocking=False):
+            if not self._file.try_lock(stripe):
+                thread_lock.release()
+                await self._take_in_thread(stripe)
         else:
-            lock = FileLock(path, timeout=0)
-            try:
-                lock.acquire()
-            except LockTimeoutError:
-                lock = None
+            await self._take_in_thread(stripe)
         token = _holding.set(True)
         try:
             yield
         finally:
             _holding.reset(token)
-            if lock is not None:
-                lock.release()
+            self._give(stripe)
+
+    async def _take_in_thread(self, stripe: int) -> None:
+        waiting = asyncio.get_running_loop().run_in_executor(
+            None, self._take, stripe)
+        try:
+            await waiting
+        except BaseException:
+            # cancelled while the thread waits: let go once it has it
+            waiting.add_done_callback(
+                lambda f: None if f.cancelled() or f.exception() is not None
+                else self._give(stripe))
+            raise
 
 
 def shared_path(stash: Any) -> Optional[str]:
@@ -227,23 +295,3 @@ def shared_path(stash: Any) -> Optional[str]:
     if not getattr(stash, 'shareable', False) or path is None:
         return None
     return str(os.fspath(path))
-
-
-async def lock_in_loop(path: str, timeout: Optional[float]) -> FileLock:
-    """The held lock of ``path``, taken without blocking the event loop: at
-    once when it is free, else by waiting in a worker thread."""
-    lock = FileLock(path, timeout=0)
-    try:
-        lock.acquire()
-        return lock
-    except LockTimeoutError:
-        pass
-    lock = FileLock(path, timeout=timeout)
-    waiting = asyncio.get_running_loop().run_in_executor(None, lock.acquire)
-    try:
-        await waiting
-    except BaseException:
-        # cancelled while the thread waits: let go once it has the lock
-        waiting.add_done_callback(lambda _: lock.release())
-        raise
-    return lock

@@ -28,7 +28,7 @@ from .errors import LockTimeoutError, PersistableError
 from .util import _FreshLocks, check_seconds
 
 __all__ = ['FileLock', 'lock_dir', 'lock_holders', 'describe_holders',
-           'wait_for_flock', 'LOCK_DIR_MODE']
+           'wait_for_flock', 'open_lock_file', 'LOCK_DIR_MODE']
 
 _LOCK_FLAGS = (os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW
                | getattr(os, 'O_CLOEXEC', 0))
@@ -69,6 +69,28 @@ def _open_lock_dir(folder: Path) -> int:
             f'{os.geteuid()} and writable by no one else; remove it or set '
             'HUTCH_LOCK_DIR to a private folder', path=folder)
     return fd
+
+
+def _open_in(folder: Path, dfd: int, name: str) -> int:
+    """Open (making it) the lock file ``name`` of the lock folder open as
+    ``dfd``, never through a symbolic link planted there."""
+    try:
+        return os.open(name, _LOCK_FLAGS, 0o600, dir_fd=dfd)
+    except OSError as e:  # ELOOP: a symlink planted there
+        raise PersistableError(f'cannot open the lock file: {e.strerror}',
+                               path=folder / name) from e
+
+
+def open_lock_file(name: str) -> int:
+    """A descriptor of the lock file ``name`` in :func:`lock_dir` (made if
+    missing), for locks kept for a process's life: the folder is checked
+    as for every lock, and the file is opened without following links."""
+    folder = _lock_dir_path()
+    dfd = _open_lock_dir(folder)
+    try:
+        return _open_in(folder, dfd, name)
+    finally:
+        os.close(dfd)
 
 
 def lock_dir() -> Path:
@@ -210,12 +232,7 @@ class FileLock(_FreshLocks):
             dfd = _open_lock_dir(folder)
             fd = -1
             try:
-                try:
-                    fd = os.open(self._name, _LOCK_FLAGS, 0o600, dir_fd=dfd)
-                except OSError as e:  # ELOOP: a symlink planted there
-                    raise PersistableError(
-                        f'cannot open the lock file: {e.strerror}',
-                        path=folder / self._name) from e
+                fd = _open_in(folder, dfd, self._name)
                 fcntl.flock(dfd, fcntl.LOCK_SH)
                 left = None if deadline is None else \
                     max(0.0, deadline - time.monotonic())
