@@ -181,6 +181,18 @@ def _write_all(fd: int, data: Data) -> None:
                 view = view[os.write(fd, view):]
 
 
+def _failed(tmp: str, e: BaseException, path: str | os.PathLike[str],
+            key: Optional[Any]) -> NoReturn:
+    """End a write that failed with ``e``: its temporary file goes, and no
+    room is said as :class:`~hutch.errors.DiskFullError` naming ``path``
+    and ``key``; any other error is raised as it is."""
+    _discard(tmp)
+    full = _no_room(e, path, key)
+    if full is not None:
+        raise full from e
+    raise e
+
+
 def _discard(tmp: str) -> None:
     """Remove the temporary file of a write that failed, if it is there."""
     try:
@@ -220,11 +232,7 @@ def atomic_writer(path: str | os.PathLike[str], durable: bool = False,
                 os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException as e:
-        _discard(tmp)
-        full = _no_room(e, target, key)
-        if full is not None:
-            raise full from e
-        raise
+        _failed(tmp, e, target, key)
 
 
 _PREALLOCATE = 1 << 20
@@ -269,11 +277,7 @@ def atomic_write(path: str | os.PathLike[str], data: Data,
             os.close(fd)
         os.replace(tmp, path)
     except BaseException as e:
-        _discard(tmp)
-        full = _no_room(e, path, key)
-        if full is not None:
-            raise full from e
-        raise
+        _failed(tmp, e, path, key)
 
 
 _NO_FOLLOW = (os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0)
@@ -447,11 +451,7 @@ def finished_temp(beside: str | os.PathLike[str], data: Data,
         finally:
             os.close(fd)
     except BaseException as e:
-        _discard(tmp)
-        full = _no_room(e, beside, key)
-        if full is not None:
-            raise full from e
-        raise
+        _failed(tmp, e, beside, key)
     try:
         yield tmp
     finally:
