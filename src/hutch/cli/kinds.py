@@ -1,4 +1,5 @@
-"""One :class:`~hutch.cli.targets.Target` per kind of stash on disk.
+"""One :class:`~hutch.cli.targets.Target` per kind of stash on disk, and
+:func:`open_target`, which picks the kind.
 
 Each reads through the stash class that wrote the data, opened to give raw
 bytes (``serializer='bytes'``), so keys decode exactly as the stash encodes
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sqlite3
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -20,22 +22,58 @@ from ..stash._shelf import backend_of
 from ..stash._side import side_folder
 from ..stash.directory import DirectoryStash
 from ..stash.shelve import ShelveStash
-from ..stash.sqlite import SqliteStash
+from ..stash.sqlite import SqliteStash, connect_read_only
 from ..stash.zip import ZipStash
-from .targets import (
+from .detect import (
     SHELF_SUFFIXES,
-    Options,
-    Target,
-    TargetError,
+    SQLITE_HEADER,
+    detect_kind,
+    read_head,
     shard_folders,
     shelf_base,
     shelf_files_base,
-    sqlite_in_wal_mode,
-    sqlite_tables,
-    zip_entries,
 )
+from .targets import KINDS, Options, Target, TargetError
 
-__all__ = ['TARGETS']
+__all__ = ['TARGETS', 'open_target']
+
+
+def sqlite_in_wal_mode(path: Path) -> bool:
+    """Whether a SQLite file's header says it is in WAL mode."""
+    try:
+        head = read_head(path, 20)
+    except OSError as e:
+        raise TargetError(f'cannot read: {e.strerror}', path=path) from e
+    # bytes 18 and 19: the write and read format versions, 2 for WAL
+    return head.startswith(SQLITE_HEADER) and head[18:20] == b'\x02\x02'
+
+
+def sqlite_tables(path: Path) -> dict[str, list[str]]:
+    """The tables of a SQLite file and their columns, read without writing."""
+    try:
+        conn = connect_read_only(path)
+        try:
+            names = [r[0] for r in conn.execute(
+                "select name from sqlite_master where type = 'table' "
+                "and name not like 'sqlite_%' order by name")]
+            tables = {
+                name: [r[1] for r in conn.execute(
+                    'select * from pragma_table_info(?)', (name,))]
+                for name in names}
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        raise TargetError(f'cannot read SQLite file: {e}', path=path) from e
+    return tables
+
+
+def zip_entries(path: Path) -> list[zipfile.ZipInfo]:
+    """The entries of a zip file."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return z.infolist()
+    except zipfile.BadZipFile as e:
+        raise TargetError(f'cannot read zip file: {e}', path=path) from e
 
 
 class DirectoryTarget(Target):
@@ -228,3 +266,19 @@ class ShelveTarget(Target):
 TARGETS: dict[str, type[Target]] = {
     t.kind: t for t in (DirectoryTarget, SqliteTarget, ZipTarget, ShelveTarget)
 }
+
+
+def open_target(path: str | os.PathLike[str],
+                options: Optional[Options] = None) -> Target:
+    """The target at ``path``, of ``options.kind`` or of the detected kind."""
+    options = options or Options()
+    p = Path(path)
+    kind = options.kind or detect_kind(p, options)
+    if kind not in KINDS:
+        raise TargetError(f'unknown kind {kind!r}; known: {", ".join(KINDS)}')
+    if options.kind and not os.path.lexists(p) and \
+            (kind != 'shelve' or shelf_files_base(p) is None):
+        raise TargetError('no such file or folder', path=p)
+    if kind in ('sqlite', 'zip') and p.is_dir():
+        raise TargetError(f'a folder, not a {kind} file', path=p)
+    return TARGETS[kind](p, options)

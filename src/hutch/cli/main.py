@@ -29,7 +29,7 @@ from ..memoentry import function_of_key, peek
 from ..serial import get_serializer
 from . import render
 from .pickled import read_pickle
-from .targets import KINDS, Options, Target, TargetError, open_target
+from .targets import KINDS, Options, Target, TargetError
 
 __all__ = ['main', 'build_parser']
 
@@ -57,6 +57,12 @@ def _options(args: argparse.Namespace, write: bool = False) -> Options:
                    shard=args.shard, write=write)
 
 
+def _open(args: argparse.Namespace, write: bool = False) -> Target:
+    """The target the command line names."""
+    from .kinds import open_target  # the stash back ends load when needed
+    return open_target(args.path, _options(args, write))
+
+
 def _serializer_for(args: argparse.Namespace, target: Target,
                     data: bytes) -> str:
     if args.serializer:
@@ -71,7 +77,7 @@ def _sniffed_whole(plain: bytes) -> bool:
 
 def cmd_ls(args: argparse.Namespace) -> int:
     out = sys.stdout
-    with open_target(args.path, _options(args)) as target:
+    with _open(args) as target:
         keys = _sorted_keys(target)
         shown = keys if args.limit is None else keys[:args.limit]
         for key in shown:
@@ -173,7 +179,7 @@ def _decode_layout(args: argparse.Namespace, target: Target,
 
 def cmd_show(args: argparse.Namespace) -> int:
     out = sys.stdout
-    with open_target(args.path, _options(args)) as target:
+    with _open(args) as target:
         data = _read(target, args.key, None if args.raw else render.SHOW_BYTES)
         if args.raw:
             out.flush()
@@ -231,7 +237,7 @@ def _regular_files(target: Target) -> list[os.stat_result]:
 
 def cmd_info(args: argparse.Namespace) -> int:
     out = sys.stdout
-    with open_target(args.path, _options(args)) as target:
+    with _open(args) as target:
         # sizes first: reading may open files (a SQLite journal) for a while
         files = _regular_files(target)
         disk = sum(st.st_size for st in files)
@@ -263,7 +269,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_rm(args: argparse.Namespace) -> int:
     missing = []
-    with open_target(args.path, _options(args, write=True)) as target:
+    with _open(args, write=True) as target:
         for key in args.keys:
             if not target.delete(key):
                 missing.append(key)
@@ -283,7 +289,7 @@ def _confirm(question: str) -> None:
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
-    with open_target(args.path, _options(args, write=True)) as target:
+    with _open(args, write=True) as target:
         target.check_writable()
         n = len(target.keys())
         if not args.yes:
