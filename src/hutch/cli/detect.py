@@ -2,9 +2,10 @@
 
 Kinds are told apart by content, not by name:
 
-* a folder is a directory stash when it is empty, holds files that match
-  the pattern (``*.dat`` by default), or holds only shard folders (``00``,
-  ``01`` ...; the shard count is worked out unless ``--shard`` gives it);
+* a folder is a directory stash; its file name pattern is worked out from
+  the names of its files (:mod:`hutch.cli.folders`), and a folder holding
+  only shard folders (``00``, ``01`` ...) is sharded (the shard count is
+  worked out unless ``--shard`` gives it);
 * a file is SQLite when its first 16 bytes are SQLite's header, and a zip
   when it starts with a zip signature;
 * a path is a shelf when :func:`dbm.whichdb` recognises it, or it has the
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..stash._shelf import backend_of
-from .targets import Options, TargetError
+from .targets import DEFAULT_PATTERN, Options, TargetError
 
 __all__ = ['detect_kind', 'shard_folders', 'shelf_base', 'shelf_files_base']
 
@@ -116,17 +117,8 @@ def detect_kind(path: Path, options: Optional[Options] = None) -> str:
         if shelf_files_base(path) is not None:
             return 'shelve'  # damaged: ShelveStash says what is wrong
         raise TargetError('no such file or folder', path=path)
-    if path.is_dir():
-        suffix = _pattern_suffix(options.pattern)
-        with os.scandir(path) as it:
-            # data files never start with a dot (keys that do are encoded)
-            names = [e.name for e in it if not e.name.startswith('.')]
-        if not names or any(n.endswith(suffix) for n in names) or \
-                shard_folders(path):
-            return 'directory'
-        raise TargetError(
-            f'a folder with no {suffix or "data"} files, so not a directory '
-            'stash (give --kind directory to open it anyway)', path=path)
+    if path.is_dir():  # its target works out the pattern (hutch.cli.folders)
+        return 'directory'
     if path.is_file():
         try:
             head = read_head(path)
@@ -138,10 +130,11 @@ def detect_kind(path: Path, options: Optional[Options] = None) -> str:
             return 'zip'
     if shelf_base(path) is not None:
         return 'shelve'
-    if path.is_file() and path.name.endswith(_pattern_suffix(options.pattern)):
+    suffix = _pattern_suffix(options.pattern or DEFAULT_PATTERN)
+    if path.is_file() and path.name.endswith(suffix):
         raise TargetError(
             'one file of a directory stash, not a stash: give its folder, '
             f'and the key (e.g. hutch show {path.parent} KEY)', path=path)
     raise TargetError(
-        'not a stash hutch knows (a folder of *.dat files, a SQLite file, '
+        'not a stash hutch knows (a folder of data files, a SQLite file, '
         'a zip or a dbm shelf); give --kind to say which', path=path)

@@ -33,6 +33,7 @@ from .detect import (
     shelf_base,
     shelf_files_base,
 )
+from .folders import folder_layout
 from .targets import KINDS, Options, Target, TargetError
 
 __all__ = ['TARGETS', 'open_target']
@@ -77,7 +78,12 @@ def zip_entries(path: Path) -> list[zipfile.ZipInfo]:
 
 
 class DirectoryTarget(Target):
-    """A folder with one file per key."""
+    """A folder with one file per key.
+
+    The file name pattern is the one given, or worked out from the names
+    (:mod:`hutch.cli.folders`); the files of a shelf in the folder are the
+    shelf's, never keys: they are not listed, shown, removed or cleared.
+    """
 
     kind = 'directory'
     stash_class = 'DirectoryStash'
@@ -87,21 +93,27 @@ class DirectoryTarget(Target):
         super().__init__(path, options)
         if not path.is_dir():
             raise TargetError('not a folder', path=path)
-        self.shard = self._shard_count(path, options)
-        self.stash = DirectoryStash(path, pattern=options.pattern,
+        self.layout = folder_layout(path, options.pattern)
+        self.pattern = self.layout.pattern
+        self.shard = self._shard_count(path, options.shard, self.pattern)
+        self.stash = DirectoryStash(path, pattern=self.pattern,
                                     serializer='bytes', shard=self.shard)
+        self._shelf_files = {
+            os.fspath(path / f'{shelf}{end}'): shelf
+            for shelf in self.layout.shelves for end in ('.dat', '.dir',
+                                                         '.bak')}
 
     @staticmethod
-    def _shard_count(path: Path, options: Options) -> int:
+    def _shard_count(path: Path, shard: Optional[int], pattern: str) -> int:
         """The shard count the folder was written with (0: not sharded)."""
-        if options.shard is not None:
-            return options.shard
+        if shard is not None:
+            return shard
         names = shard_folders(path)
         if not names:
             return 0
         # a key lives in shard folder crc32(key) % count, so only the right
         # count takes every data file for a key: try the likely counts
-        suffix = options.pattern.rpartition('{name}')[2]
+        suffix = pattern.rpartition('{name}')[2]
         files = sum(1 for n in names for f in os.listdir(path / n)
                     if f.endswith(suffix) and not is_temp_name(f))
         width = len(names[0])
@@ -110,11 +122,44 @@ class DirectoryTarget(Target):
         candidates = sorted({top, max(low, 2)} | {
             1 << i for i in range(1, 4 * width + 1) if low <= 1 << i <= top})
         for count in candidates:
-            stash = DirectoryStash(path, pattern=options.pattern, shard=count)
+            stash = DirectoryStash(path, pattern=pattern, shard=count)
             if len(stash.keys()) == files:
                 return count
         raise TargetError('a sharded directory stash whose shard count could '
                           'not be worked out; give --shard N', path=path)
+
+    def _shelf_of(self, key: str) -> Optional[str]:
+        """The shelf whose file the stash would read as ``key``'s, if any."""
+        if not self._shelf_files:
+            return None
+        return self._shelf_files.get(os.fspath(self.stash.key_to_path(key)))
+
+    def keys(self) -> list[str]:
+        keys = list(self.stash.keys())
+        if self._shelf_files:
+            keys = [k for k in keys if self._shelf_of(k) is None]
+        return keys
+
+    def raw(self, key: str, limit: Optional[int] = None) -> Optional[bytes]:
+        return None if self._shelf_of(key) else super().raw(key, limit)
+
+    def missing(self, key: str) -> TargetError:
+        shelf = self._shelf_of(key)
+        if shelf is None:
+            return super().missing(key)
+        return TargetError(f'{key!r} is a dbm shelf in this folder, not a '
+                           f'key: open it with hutch ls {self.path / shelf}',
+                           path=self.path)
+
+    def delete(self, key: str) -> bool:
+        return False if self._shelf_of(key) else super().delete(key)
+
+    def clear(self) -> None:
+        if not self._shelf_files:
+            super().clear()
+            return
+        for key in self.keys():  # the shelves' files stay
+            self.stash.delete(key)
 
     def entry(self, key: str) -> tuple[Optional[int], Optional[float]]:
         try:  # the entry itself: a link is not followed
@@ -133,9 +178,14 @@ class DirectoryTarget(Target):
                     yield Path(folder, name)
 
     def details(self) -> list[tuple[str, str]]:
-        rows = [('pattern', self.options.pattern)]
+        how = ' (worked out from the file names)' if self.layout.inferred \
+            else ''
+        rows = [('pattern', self.pattern + how)]
         if self.shard:
             rows.append(('shards', str(self.shard)))
+        for shelf in self.layout.shelves:
+            rows.append(('shelf', f'{shelf}, a dbm shelf, not a key (hutch '
+                                  f'ls {self.path / shelf})'))
         return rows
 
 

@@ -29,7 +29,7 @@ from ..memoentry import function_of_key, peek
 from ..serial import get_serializer
 from . import render
 from .pickled import read_pickle
-from .targets import KINDS, Options, Target, TargetError
+from .targets import KINDS, Options, Target
 
 __all__ = ['main', 'build_parser']
 
@@ -120,8 +120,7 @@ def _memo_summary(keys: Sequence[str]) -> Optional[str]:
 def _read(target: Target, key: str, limit: Optional[int] = None) -> bytes:
     data = target.raw(key, limit)
     if data is None:
-        raise TargetError(f'no key {key!r} in this {target.kind} stash',
-                          path=target.path)
+        raise target.missing(key)
     return data
 
 
@@ -322,9 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help='a stash folder, SQLite file, zip or shelf')
     where.add_argument('--kind', choices=KINDS,
                        help='the kind of stash (detected when not given)')
-    where.add_argument('--pattern', default='{name}.dat',
-                       help="a directory stash's file name pattern "
-                            "(default: %(default)s)")
+    where.add_argument('--pattern',
+                       help="a directory stash's file name pattern, e.g. "
+                            "'{name}.json' (default: worked out from the "
+                            "file names; '{name}.dat' for an empty folder)")
     where.add_argument('--shard', type=_shards, metavar='N',
                        help="a directory stash's shard count (default: "
                             'worked out from its folders)')

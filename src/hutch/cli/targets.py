@@ -23,10 +23,14 @@ from ..errors import PersistableError
 if TYPE_CHECKING:
     from ..stash.base import CloseableStash
 
-__all__ = ['KINDS', 'Options', 'Target', 'TargetError']
+__all__ = ['DEFAULT_PATTERN', 'KINDS', 'Options', 'Target', 'TargetError']
 
 KINDS = ('directory', 'sqlite', 'zip', 'shelve')
 """The kinds of stash the command opens, as ``--kind`` spells them."""
+
+DEFAULT_PATTERN = '{name}.dat'
+"""The pattern a :class:`~hutch.stash.directory.DirectoryStash` (and the
+original) uses unless told otherwise."""
 
 
 class TargetError(PersistableError):
@@ -38,7 +42,8 @@ class Options:
     """How to open a target, from the command line."""
 
     kind: Optional[str] = None
-    pattern: str = '{name}.dat'
+    #: a directory stash's file name pattern (``None``: from its files)
+    pattern: Optional[str] = None
     table: Optional[str] = None
     shard: Optional[int] = None
     #: the command writes (else a target opens its data read-only)
@@ -77,6 +82,11 @@ class Target(ABC):
         """
         data = self.stash.load(key)
         return data if isinstance(data, bytes) else None
+
+    def missing(self, key: str) -> TargetError:
+        """The error for a ``key`` this stash does not have."""
+        return TargetError(f'no key {key!r} in this {self.kind} stash',
+                           path=self.path)
 
     def entry(self, key: str) -> tuple[Optional[int], Optional[float]]:
         """The stored size in bytes and modification time of ``key``."""
