@@ -22,14 +22,12 @@ from typing import Any, Optional
 
 from .. import __version__
 from .._layout import describe as describe_layout
-from .._layout import is_layout
-from .._layout import pickled as layout_pickle
 from ..errors import PersistableError
 from ..memoentry import function_of_key, peek
 from ..serial import get_serializer
 from . import render
-from .pickled import read_pickle
 from .targets import KINDS, Options, Target
+from .values import read_bytes, read_value
 
 __all__ = ['main', 'build_parser']
 
@@ -61,18 +59,6 @@ def _open(args: argparse.Namespace, write: bool = False) -> Target:
     """The target the command line names."""
     from .kinds import open_target  # the stash back ends load when needed
     return open_target(args.path, _options(args, write))
-
-
-def _serializer_for(args: argparse.Namespace, target: Target,
-                    data: bytes) -> str:
-    if args.serializer:
-        return str(args.serializer)
-    return target.serializer_hint or render.sniff_serializer(data)
-
-
-def _sniffed_whole(plain: bytes) -> bool:
-    """Whether the sniffer saw all of a value of these plain bytes."""
-    return len(plain) <= render.SNIFF_BYTES
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -117,83 +103,15 @@ def _memo_summary(keys: Sequence[str]) -> Optional[str]:
     return f'{total} memoized result{"" if total == 1 else "s"}: {each}'
 
 
-def _read(target: Target, key: str, limit: Optional[int] = None) -> bytes:
-    data = target.raw(key, limit)
-    if data is None:
-        raise target.missing(key)
-    return data
-
-
-def _decode(args: argparse.Namespace, target: Target, data: bytes) -> Any:
-    """The value stored as ``data``; a pickle's is read without running
-    it unless ``--unpickle`` was given."""
-    name = _serializer_for(args, target, data)
-    guessed = not (args.serializer or target.serializer_hint)
-    where = {'key': args.key, 'path': target.where(args.key)}
-    base, _, codec = name.partition('+')
-    limit = render.SHOW_BYTES
-    try:
-        plain, whole = render.plain_bytes(data, codec, limit)
-    except Exception as e:
-        raise PersistableError(
-            f'cannot decompress the value as {name}: {type(e).__name__}: '
-            f'{e}; --raw writes the stored bytes', **where) from e
-    if not whole:
-        raise PersistableError(
-            f'the value is larger than {render.human_bytes(limit)} '
-            f'uncompressed, more than hutch shows; --raw writes the stored '
-            'bytes', **where)
-    try:
-        if base == 'pickle' and not args.unpickle:
-            return read_pickle(plain)
-        return get_serializer(base).loads(plain)
-    except Exception as e:
-        if guessed and base == 'json' and not _sniffed_whole(plain):
-            # sniffed from the value's start only: text that begins like JSON
-            return get_serializer('text').loads(plain)
-        raise PersistableError(
-            f'cannot read the value as {name}: {type(e).__name__}: {e}; '
-            '--raw writes the stored bytes', **where) from e
-
-
-def _decode_layout(args: argparse.Namespace, target: Target,
-                   head: bytes) -> Any:
-    """A large value (a pickle followed by its buffers): the pickle leads,
-    so it is shown without its buffers, however large they are -- unless
-    ``--unpickle`` loads the whole value."""
-    where = {'key': args.key, 'path': target.where(args.key)}
-    try:
-        if args.unpickle:
-            return get_serializer('pickle').loads(_read(target, args.key))
-        pickle = layout_pickle(head)
-        assert pickle is not None  # head is a layout
-        return read_pickle(pickle)
-    except PersistableError:
-        raise
-    except Exception as e:
-        raise PersistableError(
-            f'cannot read the large value: {type(e).__name__}: {e}; --raw '
-            'writes the stored bytes', **where) from e
-
-
 def cmd_show(args: argparse.Namespace) -> int:
     out = sys.stdout
     with _open(args) as target:
-        data = _read(target, args.key, None if args.raw else render.SHOW_BYTES)
         if args.raw:
+            data = read_bytes(target, args.key)
             out.flush()
             out.buffer.write(data)
             return 0
-        if is_layout(data):
-            value = _decode_layout(args, target, data)
-        elif len(data) > render.SHOW_BYTES:
-            raise PersistableError(
-                f'the value is larger than '
-                f'{render.human_bytes(render.SHOW_BYTES)}, more than hutch '
-                'shows; --raw writes the stored bytes', key=args.key,
-                path=target.where(args.key))
-        else:
-            value = _decode(args, target, data)
+        value = read_value(target, args.key, args.serializer, args.unpickle)
     if args.json:
         try:
             text = render.format_json(value)
@@ -211,7 +129,7 @@ def _sniffed(target: Target, keys: list[str]) -> str:
     """The serializer of the first key's value, and where it came from."""
     first = min(keys, key=_natural)
     try:
-        data = _read(target, first, render.SNIFF_BYTES)
+        data = read_bytes(target, first, render.SNIFF_BYTES)
     except PersistableError as e:
         return f'unknown (key {render.show_key(first)} unreadable: {e.msg})'
     found = (f'{render.sniff_serializer(data)} '
