@@ -20,6 +20,7 @@ from typing import Optional
 from .._files import is_temp_name
 from ..stash._shelf import backend_of
 from ..stash._side import side_folder
+from ..stash.check import CheckReport
 from ..stash.directory import DirectoryStash
 from ..stash.shelve import ShelveStash
 from ..stash.sqlite import SqliteStash, connect_read_only
@@ -154,6 +155,11 @@ class DirectoryTarget(Target):
     def delete(self, key: str) -> bool:
         return False if self._shelf_of(key) else super().delete(key)
 
+    def check(self, fix: bool = False) -> CheckReport:
+        report = self.stash.check(fix=fix)
+        report.items = len(self.keys())  # a shelf's file is no item
+        return report
+
     def clear(self) -> None:
         if not self._shelf_files:
             super().clear()
@@ -238,6 +244,9 @@ class SqliteTarget(Target):
 
     def details(self) -> list[tuple[str, str]]:
         return [('table', self.table)]
+
+    def check(self, fix: bool = False) -> CheckReport:
+        return self.stash.check(fix=fix)
 
 
 class ZipTarget(Target):

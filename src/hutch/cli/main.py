@@ -1,8 +1,8 @@
 """The ``hutch`` command: look inside a stash on disk without writing code.
 
-``hutch ls``, ``show`` and ``info`` only read; ``rm`` and ``clear`` write,
-and ``clear`` asks first unless given ``--yes``.  ``hutch demo`` runs the
-demonstration that ``make demo`` shows.
+``hutch ls``, ``show``, ``info`` and ``check`` only read; ``rm``, ``clear``
+and ``check --fix`` write, and ``clear`` asks first unless given ``--yes``.
+``hutch demo`` runs the demonstration that ``make demo`` shows.
 
 Errors are one line on standard error, ``hutch: <what went wrong>``, and a
 non-zero exit status: 1 when the command could not do what was asked, 2 for
@@ -217,6 +217,13 @@ def cmd_clear(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from .check import run_check
+    with _open(args, write=args.fix) as target:
+        return run_check(target, sys.stdout, fix=args.fix,
+                         values=args.values, serializer=args.serializer)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
     return run_demo(args.dir, items=args.items, workers=args.workers)
@@ -293,6 +300,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('-y', '--yes', action='store_true',
                    help="don't ask for confirmation")
     p.set_defaults(func=cmd_clear)
+
+    p = sub.add_parser('check', parents=[where, reading],
+                       help='report what is wrong with a stash',
+                       description='Report stale temporary files, file '
+                       'names that decode to no key and (with --values) '
+                       'values that cannot be read.  Exit status 1 while '
+                       'problems remain.')
+    p.add_argument('--fix', action='store_true',
+                   help='remove what holds no data (stale temporary files); '
+                        'values are never removed')
+    p.add_argument('--values', action='store_true',
+                   help='also read every value (a pickle is read without '
+                        'running it)')
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser('demo', help='run the demonstration',
                        description='Run the persisted-work example, then build, '

@@ -22,6 +22,7 @@ from ..errors import PersistableError
 
 if TYPE_CHECKING:
     from ..stash.base import CloseableStash
+    from ..stash.check import CheckReport
 
 __all__ = ['DEFAULT_PATTERN', 'KINDS', 'Options', 'Target', 'TargetError']
 
@@ -105,6 +106,15 @@ class Target(ABC):
     def details(self) -> list[tuple[str, str]]:
         """Facts about this kind of stash worth showing in ``hutch info``."""
         return []
+
+    def check(self, fix: bool = False) -> Optional[CheckReport]:
+        """What the stash's own check finds in its store, leaving values
+        unread (see :meth:`hutch.Stash.check`); ``None`` for a kind whose
+        stash has no check of its own.
+
+        :param fix: remove what is safe to remove (what holds no data)
+        """
+        return None
 
     def check_writable(self) -> None:
         """Raise :class:`TargetError` unless this kind can be written."""
