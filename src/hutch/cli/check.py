@@ -81,7 +81,8 @@ def run_check(target: Target, out: TextIO, fix: bool = False,
     :param serializer: how values were written (``None``: sniffed)
     """
     own = target.check(fix=fix)
-    report = own or CheckReport(target.stash_class, len(target.keys()))
+    report = own if own is not None else CheckReport(
+        target.stash_class, len(target.keys()))
     notes = []
     if own is None:
         what = 'its values were read' if values else \
