@@ -1,4 +1,4 @@
-"""The ``hutch`` command (``hutch ls|show|info|rm|clear|demo``).
+"""The ``hutch`` command (``hutch ls|show|info|check|rm|clear|demo``).
 
 Run ``hutch --help``, or ``python -m hutch --help``.
 """

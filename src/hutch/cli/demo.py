@@ -1,13 +1,16 @@
 """``hutch demo``: hutch at work, start to finish, in under a minute.
 
 1. The counter example: a method whose result is computed once, kept on the
-   instance, and saved to a file that a new instance reads back.
+   instance, and saved to a file that a new instance reads back.  It runs in
+   a child process started in its folder, so the caller's working folder
+   never changes.
 2. A pipeline: a :class:`~hutch.multi.MultiProcessFactoryStash` builds a few
    thousand items into a :class:`~hutch.stash.directory.DirectoryStash` on
-   worker processes.  The build is killed part-way (``SIGKILL`` to its whole
-   process group), the stash is checked (every stored item reads back whole),
-   and the build is resumed: only the missing items are built, and the items
-   of the first run are left untouched.
+   worker processes.  The build runs in a child process that leads a session
+   of its own and is killed part-way (``SIGKILL`` to that session's process
+   group, never the caller's), the stash is checked (every stored item reads
+   back whole), and the build is resumed: only the missing items are built,
+   and the items of the first run are left untouched.
 3. The items are read back through a :class:`~hutch.CacheStash`: the first
    pass from disk, the second from memory, with timings.
 4. ``hutch info`` and ``hutch ls`` on the result.
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any, Optional, TextIO
 
 from .._files import is_temp_name
+from ..errors import PersistableError
 from ..multi import MultiProcessFactoryStash
 from ..stash.base import ReadOnlyStash
 from ..stash.compose import CacheStash
@@ -135,9 +139,43 @@ def _mtimes(folder: Path) -> dict[str, int]:
     return times
 
 
-def counter_example(folder: Path, say: _Printer) -> None:
-    """Part 1: the counter example, run in ``folder``."""
-    say.section('1. Method-level persistence: the counter example')
+def _child(code: str, *args: str, cwd: Optional[Path] = None,
+           new_session: bool = False) -> subprocess.Popen[str]:
+    """A Python child process running ``code`` (with ``args`` in
+    ``sys.argv[1:]``) that imports this hutch whatever its working folder.
+
+    A child in a session of its own (``new_session``: one the demo kills)
+    writes no output but its standard error; the others' output is piped,
+    for :func:`_relay`.
+    """
+    src = os.fspath(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (src, env.get('PYTHONPATH')) if p)
+    return subprocess.Popen(
+        [sys.executable, '-c', code, *args], cwd=cwd, env=env, text=True,
+        stdout=subprocess.DEVNULL if new_session else subprocess.PIPE,
+        stderr=None if new_session else subprocess.PIPE,
+        start_new_session=new_session)
+
+
+def _relay(child: subprocess.Popen[str], say: _Printer) -> None:
+    """Pass on what ``child`` printed once it ends: its output to ``say``,
+    its messages to standard error; an error if it failed."""
+    out, err = child.communicate()
+    for line in out.splitlines():
+        say(line)
+    sys.stderr.write(err)
+    sys.stderr.flush()
+    if child.returncode != 0:
+        raise PersistableError(f'a step of the demo failed (exit status '
+                               f'{child.returncode}): {child.args!r}')
+
+
+def _counter_steps() -> None:
+    """The counter example, as its users write it: the file is named
+    relative to the working folder (this runs in a child started there)."""
+    say = _Printer(sys.stdout)
     from .. import PersistableContainer, PersistedWork, persisted
 
     class SomeClass(PersistableContainer):
@@ -157,35 +195,49 @@ def counter_example(folder: Path, say: _Printer) -> None:
             say('returning unsaved value')
             return self.n * 3
 
+    say('>>> inst = SomeClass(5)')
+    inst = SomeClass(5)
+    for expr in ('inst.count', 'inst.count', 'inst.notsaved',
+                 'inst.notsaved'):
+        say(f'>>> {expr}')
+        say(repr(getattr(inst, expr.split('.')[1])))
+    say(f'>>> sorted(os.listdir())\n{sorted(os.listdir())!r}')
+    say('>>> inst = SomeClass(10)   # a new instance, same file')
+    inst = SomeClass(10)
+    for expr in ('inst.count', 'inst.notsaved'):
+        say(f'>>> {expr}')
+        say(repr(getattr(inst, expr.split('.')[1])))
+
+
+def counter_example(folder: Path, say: _Printer) -> None:
+    """Part 1: the counter example, run in ``folder`` by a child process
+    (the caller's working folder stays as it is)."""
+    say.section('1. Method-level persistence: the counter example')
     folder.mkdir(parents=True, exist_ok=True)
-    here = os.getcwd()
-    os.chdir(folder)
-    try:
-        say(f'(in {folder})')
-        say('>>> inst = SomeClass(5)')
-        inst = SomeClass(5)
-        for expr in ('inst.count', 'inst.count', 'inst.notsaved',
-                     'inst.notsaved'):
-            say(f'>>> {expr}')
-            say(repr(getattr(inst, expr.split('.')[1])))
-        say(f'>>> sorted(os.listdir())\n{sorted(os.listdir())!r}')
-        say('>>> inst = SomeClass(10)   # a new instance, same file')
-        inst = SomeClass(10)
-        for expr in ('inst.count', 'inst.notsaved'):
-            say(f'>>> {expr}')
-            say(repr(getattr(inst, expr.split('.')[1])))
-    finally:
-        os.chdir(here)
+    say(f'(in {folder})')
+    _relay(_child('from hutch.cli.demo import _counter_steps; '
+                  '_counter_steps()', cwd=folder), say)
+
+
+def _kill_session(child: subprocess.Popen[Any]) -> None:
+    """Kill ``child`` and the workers it started: the session it leads
+    (it was started with ``start_new_session``), never the caller's."""
+    if child.poll() is not None:  # still unreaped if not: its pid is its own
+        return
+    group = os.getpgid(child.pid)
+    if group == child.pid and group != os.getpgrp():
+        os.killpg(group, signal.SIGKILL)
+    else:  # not a session of its own (yet): the child alone
+        child.kill()
 
 
 def _interrupted_build(folder: Path, items: int, workers: int,
                        say: _Printer) -> None:
-    """Start the build in a child process group, kill it part-way."""
+    """Start the build in a child process's own session, kill it part-way."""
     code = ('import sys; from hutch.cli.demo import _build; '
             '_build(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))')
-    child = subprocess.Popen(
-        [sys.executable, '-c', code, os.fspath(folder), str(items),
-         str(workers)], start_new_session=True)
+    child = _child(code, os.fspath(folder), str(items), str(workers),
+                   new_session=True)
     target = items * 2 // 5
     deadline = time.monotonic() + 60
     try:
@@ -194,8 +246,7 @@ def _interrupted_build(folder: Path, items: int, workers: int,
                 break
             time.sleep(0.02)
     finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
+        _kill_session(child)
         child.wait(timeout=30)
     if sys.stderr.isatty():
         sys.stderr.write('\n')  # end the killed build's progress bar
@@ -248,13 +299,12 @@ def pipeline(folder: Path, items: int, workers: int, say: _Printer) -> None:
     say(f'>>> cached[{keys[0]!r}]')
     say(repr(cached[keys[0]]))
 
-    from .main import main
     say.section('4. The hutch command on the result')
     for argv in (['info', os.fspath(folder)],
                  ['ls', '--long', '--limit', '3', os.fspath(folder)]):
         say(f'$ hutch {" ".join(argv)}')
-        main(argv)
-        sys.stdout.flush()
+        _relay(_child('import sys; from hutch.cli import main; '
+                      'sys.exit(main(sys.argv[1:]))', *argv), say)
 
 
 def _forget_last_run(root: Path) -> bool:

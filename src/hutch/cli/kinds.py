@@ -1,4 +1,5 @@
-"""One :class:`~hutch.cli.targets.Target` per kind of stash on disk.
+"""One :class:`~hutch.cli.targets.Target` per kind of stash on disk, and
+:func:`open_target`, which picks the kind.
 
 Each reads through the stash class that wrote the data, opened to give raw
 bytes (``serializer='bytes'``), so keys decode exactly as the stash encodes
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sqlite3
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -18,28 +20,71 @@ from typing import Optional
 from .._files import is_temp_name
 from ..stash._shelf import backend_of
 from ..stash._side import side_folder
+from ..stash.check import CheckReport
 from ..stash.directory import DirectoryStash
 from ..stash.shelve import ShelveStash
-from ..stash.sqlite import SqliteStash
+from ..stash.sqlite import SqliteStash, connect_read_only
 from ..stash.zip import ZipStash
-from .targets import (
+from .detect import (
     SHELF_SUFFIXES,
-    Options,
-    Target,
-    TargetError,
+    SQLITE_HEADER,
+    detect_kind,
+    read_head,
     shard_folders,
     shelf_base,
     shelf_files_base,
-    sqlite_in_wal_mode,
-    sqlite_tables,
-    zip_entries,
 )
+from .folders import folder_layout
+from .targets import KINDS, Options, Target, TargetError
 
-__all__ = ['TARGETS']
+__all__ = ['TARGETS', 'open_target']
+
+
+def sqlite_in_wal_mode(path: Path) -> bool:
+    """Whether a SQLite file's header says it is in WAL mode."""
+    try:
+        head = read_head(path, 20)
+    except OSError as e:
+        raise TargetError(f'cannot read: {e.strerror}', path=path) from e
+    # bytes 18 and 19: the write and read format versions, 2 for WAL
+    return head.startswith(SQLITE_HEADER) and head[18:20] == b'\x02\x02'
+
+
+def sqlite_tables(path: Path) -> dict[str, list[str]]:
+    """The tables of a SQLite file and their columns, read without writing."""
+    try:
+        conn = connect_read_only(path)
+        try:
+            names = [r[0] for r in conn.execute(
+                "select name from sqlite_master where type = 'table' "
+                "and name not like 'sqlite_%' order by name")]
+            tables = {
+                name: [r[1] for r in conn.execute(
+                    'select * from pragma_table_info(?)', (name,))]
+                for name in names}
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        raise TargetError(f'cannot read SQLite file: {e}', path=path) from e
+    return tables
+
+
+def zip_entries(path: Path) -> list[zipfile.ZipInfo]:
+    """The entries of a zip file."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return z.infolist()
+    except zipfile.BadZipFile as e:
+        raise TargetError(f'cannot read zip file: {e}', path=path) from e
 
 
 class DirectoryTarget(Target):
-    """A folder with one file per key."""
+    """A folder with one file per key.
+
+    The file name pattern is the one given, or worked out from the names
+    (:mod:`hutch.cli.folders`); the files of a shelf in the folder are the
+    shelf's, never keys: they are not listed, shown, removed or cleared.
+    """
 
     kind = 'directory'
     stash_class = 'DirectoryStash'
@@ -49,21 +94,27 @@ class DirectoryTarget(Target):
         super().__init__(path, options)
         if not path.is_dir():
             raise TargetError('not a folder', path=path)
-        self.shard = self._shard_count(path, options)
-        self.stash = DirectoryStash(path, pattern=options.pattern,
+        self.layout = folder_layout(path, options.pattern)
+        self.pattern = self.layout.pattern
+        self.shard = self._shard_count(path, options.shard, self.pattern)
+        self.stash = DirectoryStash(path, pattern=self.pattern,
                                     serializer='bytes', shard=self.shard)
+        self._shelf_files = {
+            os.fspath(path / f'{shelf}{end}'): shelf
+            for shelf in self.layout.shelves for end in ('.dat', '.dir',
+                                                         '.bak')}
 
     @staticmethod
-    def _shard_count(path: Path, options: Options) -> int:
+    def _shard_count(path: Path, shard: Optional[int], pattern: str) -> int:
         """The shard count the folder was written with (0: not sharded)."""
-        if options.shard is not None:
-            return options.shard
+        if shard is not None:
+            return shard
         names = shard_folders(path)
         if not names:
             return 0
         # a key lives in shard folder crc32(key) % count, so only the right
         # count takes every data file for a key: try the likely counts
-        suffix = options.pattern.rpartition('{name}')[2]
+        suffix = pattern.rpartition('{name}')[2]
         files = sum(1 for n in names for f in os.listdir(path / n)
                     if f.endswith(suffix) and not is_temp_name(f))
         width = len(names[0])
@@ -72,11 +123,49 @@ class DirectoryTarget(Target):
         candidates = sorted({top, max(low, 2)} | {
             1 << i for i in range(1, 4 * width + 1) if low <= 1 << i <= top})
         for count in candidates:
-            stash = DirectoryStash(path, pattern=options.pattern, shard=count)
+            stash = DirectoryStash(path, pattern=pattern, shard=count)
             if len(stash.keys()) == files:
                 return count
         raise TargetError('a sharded directory stash whose shard count could '
                           'not be worked out; give --shard N', path=path)
+
+    def _shelf_of(self, key: str) -> Optional[str]:
+        """The shelf whose file the stash would read as ``key``'s, if any."""
+        if not self._shelf_files:
+            return None
+        return self._shelf_files.get(os.fspath(self.stash.key_to_path(key)))
+
+    def keys(self) -> list[str]:
+        keys = list(self.stash.keys())
+        if self._shelf_files:
+            keys = [k for k in keys if self._shelf_of(k) is None]
+        return keys
+
+    def raw(self, key: str, limit: Optional[int] = None) -> Optional[bytes]:
+        return None if self._shelf_of(key) else super().raw(key, limit)
+
+    def missing(self, key: str) -> TargetError:
+        shelf = self._shelf_of(key)
+        if shelf is None:
+            return super().missing(key)
+        return TargetError(f'{key!r} is a dbm shelf in this folder, not a '
+                           f'key: open it with hutch ls {self.path / shelf}',
+                           path=self.path)
+
+    def delete(self, key: str) -> bool:
+        return False if self._shelf_of(key) else super().delete(key)
+
+    def check(self, fix: bool = False) -> CheckReport:
+        report = self.stash.check(fix=fix)
+        report.items = len(self.keys())  # a shelf's file is no item
+        return report
+
+    def clear(self) -> None:
+        if not self._shelf_files:
+            super().clear()
+            return
+        for key in self.keys():  # the shelves' files stay
+            self.stash.delete(key)
 
     def entry(self, key: str) -> tuple[Optional[int], Optional[float]]:
         try:  # the entry itself: a link is not followed
@@ -95,9 +184,14 @@ class DirectoryTarget(Target):
                     yield Path(folder, name)
 
     def details(self) -> list[tuple[str, str]]:
-        rows = [('pattern', self.options.pattern)]
+        how = ' (worked out from the file names)' if self.layout.inferred \
+            else ''
+        rows = [('pattern', self.pattern + how)]
         if self.shard:
             rows.append(('shards', str(self.shard)))
+        for shelf in self.layout.shelves:
+            rows.append(('shelf', f'{shelf}, a dbm shelf, not a key (hutch '
+                                  f'ls {self.path / shelf})'))
         return rows
 
 
@@ -150,6 +244,9 @@ class SqliteTarget(Target):
 
     def details(self) -> list[tuple[str, str]]:
         return [('table', self.table)]
+
+    def check(self, fix: bool = False) -> CheckReport:
+        return self.stash.check(fix=fix)
 
 
 class ZipTarget(Target):
@@ -228,3 +325,19 @@ class ShelveTarget(Target):
 TARGETS: dict[str, type[Target]] = {
     t.kind: t for t in (DirectoryTarget, SqliteTarget, ZipTarget, ShelveTarget)
 }
+
+
+def open_target(path: str | os.PathLike[str],
+                options: Optional[Options] = None) -> Target:
+    """The target at ``path``, of ``options.kind`` or of the detected kind."""
+    options = options or Options()
+    p = Path(path)
+    kind = options.kind or detect_kind(p, options)
+    if kind not in KINDS:
+        raise TargetError(f'unknown kind {kind!r}; known: {", ".join(KINDS)}')
+    if options.kind and not os.path.lexists(p) and \
+            (kind != 'shelve' or shelf_files_base(p) is None):
+        raise TargetError('no such file or folder', path=p)
+    if kind in ('sqlite', 'zip') and p.is_dir():
+        raise TargetError(f'a folder, not a {kind} file', path=p)
+    return TARGETS[kind](p, options)

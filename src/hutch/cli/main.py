@@ -1,8 +1,8 @@
 """The ``hutch`` command: look inside a stash on disk without writing code.
 
-``hutch ls``, ``show`` and ``info`` only read; ``rm`` and ``clear`` write,
-and ``clear`` asks first unless given ``--yes``.  ``hutch demo`` runs the
-demonstration that ``make demo`` shows.
+``hutch ls``, ``show``, ``info`` and ``check`` only read; ``rm``, ``clear``
+and ``check --fix`` write, and ``clear`` asks first unless given ``--yes``.
+``hutch demo`` runs the demonstration that ``make demo`` shows.
 
 Errors are one line on standard error, ``hutch: <what went wrong>``, and a
 non-zero exit status: 1 when the command could not do what was asked, 2 for
@@ -22,14 +22,12 @@ from typing import Any, Optional
 
 from .. import __version__
 from .._layout import describe as describe_layout
-from .._layout import is_layout
-from .._layout import pickled as layout_pickle
 from ..errors import PersistableError
 from ..memoentry import function_of_key, peek
 from ..serial import get_serializer
 from . import render
-from .pickled import read_pickle
-from .targets import KINDS, Options, Target, TargetError, open_target
+from .targets import KINDS, Options, Target
+from .values import read_bytes, read_value
 
 __all__ = ['main', 'build_parser']
 
@@ -57,21 +55,15 @@ def _options(args: argparse.Namespace, write: bool = False) -> Options:
                    shard=args.shard, write=write)
 
 
-def _serializer_for(args: argparse.Namespace, target: Target,
-                    data: bytes) -> str:
-    if args.serializer:
-        return str(args.serializer)
-    return target.serializer_hint or render.sniff_serializer(data)
-
-
-def _sniffed_whole(plain: bytes) -> bool:
-    """Whether the sniffer saw all of a value of these plain bytes."""
-    return len(plain) <= render.SNIFF_BYTES
+def _open(args: argparse.Namespace, write: bool = False) -> Target:
+    """The target the command line names."""
+    from .kinds import open_target  # the stash back ends load when needed
+    return open_target(args.path, _options(args, write))
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
     out = sys.stdout
-    with open_target(args.path, _options(args)) as target:
+    with _open(args) as target:
         keys = _sorted_keys(target)
         shown = keys if args.limit is None else keys[:args.limit]
         for key in shown:
@@ -111,84 +103,15 @@ def _memo_summary(keys: Sequence[str]) -> Optional[str]:
     return f'{total} memoized result{"" if total == 1 else "s"}: {each}'
 
 
-def _read(target: Target, key: str, limit: Optional[int] = None) -> bytes:
-    data = target.raw(key, limit)
-    if data is None:
-        raise TargetError(f'no key {key!r} in this {target.kind} stash',
-                          path=target.path)
-    return data
-
-
-def _decode(args: argparse.Namespace, target: Target, data: bytes) -> Any:
-    """The value stored as ``data``; a pickle's is read without running
-    it unless ``--unpickle`` was given."""
-    name = _serializer_for(args, target, data)
-    guessed = not (args.serializer or target.serializer_hint)
-    where = {'key': args.key, 'path': target.where(args.key)}
-    base, _, codec = name.partition('+')
-    limit = render.SHOW_BYTES
-    try:
-        plain, whole = render.plain_bytes(data, codec, limit)
-    except Exception as e:
-        raise PersistableError(
-            f'cannot decompress the value as {name}: {type(e).__name__}: '
-            f'{e}; --raw writes the stored bytes', **where) from e
-    if not whole:
-        raise PersistableError(
-            f'the value is larger than {render.human_bytes(limit)} '
-            f'uncompressed, more than hutch shows; --raw writes the stored '
-            'bytes', **where)
-    try:
-        if base == 'pickle' and not args.unpickle:
-            return read_pickle(plain)
-        return get_serializer(base).loads(plain)
-    except Exception as e:
-        if guessed and base == 'json' and not _sniffed_whole(plain):
-            # sniffed from the value's start only: text that begins like JSON
-            return get_serializer('text').loads(plain)
-        raise PersistableError(
-            f'cannot read the value as {name}: {type(e).__name__}: {e}; '
-            '--raw writes the stored bytes', **where) from e
-
-
-def _decode_layout(args: argparse.Namespace, target: Target,
-                   head: bytes) -> Any:
-    """A large value (a pickle followed by its buffers): the pickle leads,
-    so it is shown without its buffers, however large they are -- unless
-    ``--unpickle`` loads the whole value."""
-    where = {'key': args.key, 'path': target.where(args.key)}
-    try:
-        if args.unpickle:
-            return get_serializer('pickle').loads(_read(target, args.key))
-        pickle = layout_pickle(head)
-        assert pickle is not None  # head is a layout
-        return read_pickle(pickle)
-    except PersistableError:
-        raise
-    except Exception as e:
-        raise PersistableError(
-            f'cannot read the large value: {type(e).__name__}: {e}; --raw '
-            'writes the stored bytes', **where) from e
-
-
 def cmd_show(args: argparse.Namespace) -> int:
     out = sys.stdout
-    with open_target(args.path, _options(args)) as target:
-        data = _read(target, args.key, None if args.raw else render.SHOW_BYTES)
+    with _open(args) as target:
         if args.raw:
+            data = read_bytes(target, args.key)
             out.flush()
             out.buffer.write(data)
             return 0
-        if is_layout(data):
-            value = _decode_layout(args, target, data)
-        elif len(data) > render.SHOW_BYTES:
-            raise PersistableError(
-                f'the value is larger than '
-                f'{render.human_bytes(render.SHOW_BYTES)}, more than hutch '
-                'shows; --raw writes the stored bytes', key=args.key,
-                path=target.where(args.key))
-        else:
-            value = _decode(args, target, data)
+        value = read_value(target, args.key, args.serializer, args.unpickle)
     if args.json:
         try:
             text = render.format_json(value)
@@ -206,7 +129,7 @@ def _sniffed(target: Target, keys: list[str]) -> str:
     """The serializer of the first key's value, and where it came from."""
     first = min(keys, key=_natural)
     try:
-        data = _read(target, first, render.SNIFF_BYTES)
+        data = read_bytes(target, first, render.SNIFF_BYTES)
     except PersistableError as e:
         return f'unknown (key {render.show_key(first)} unreadable: {e.msg})'
     found = (f'{render.sniff_serializer(data)} '
@@ -231,7 +154,7 @@ def _regular_files(target: Target) -> list[os.stat_result]:
 
 def cmd_info(args: argparse.Namespace) -> int:
     out = sys.stdout
-    with open_target(args.path, _options(args)) as target:
+    with _open(args) as target:
         # sizes first: reading may open files (a SQLite journal) for a while
         files = _regular_files(target)
         disk = sum(st.st_size for st in files)
@@ -263,7 +186,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_rm(args: argparse.Namespace) -> int:
     missing = []
-    with open_target(args.path, _options(args, write=True)) as target:
+    with _open(args, write=True) as target:
         for key in args.keys:
             if not target.delete(key):
                 missing.append(key)
@@ -283,7 +206,7 @@ def _confirm(question: str) -> None:
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
-    with open_target(args.path, _options(args, write=True)) as target:
+    with _open(args, write=True) as target:
         target.check_writable()
         n = len(target.keys())
         if not args.yes:
@@ -292,6 +215,13 @@ def cmd_clear(args: argparse.Namespace) -> int:
         target.clear()
     sys.stdout.write(f'removed {n} key{"" if n == 1 else "s"}\n')
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .check import run_check
+    with _open(args, write=args.fix) as target:
+        return run_check(target, sys.stdout, fix=args.fix,
+                         values=args.values, serializer=args.serializer)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -316,9 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help='a stash folder, SQLite file, zip or shelf')
     where.add_argument('--kind', choices=KINDS,
                        help='the kind of stash (detected when not given)')
-    where.add_argument('--pattern', default='{name}.dat',
-                       help="a directory stash's file name pattern "
-                            "(default: %(default)s)")
+    where.add_argument('--pattern',
+                       help="a directory stash's file name pattern, e.g. "
+                            "'{name}.json' (default: worked out from the "
+                            "file names; '{name}.dat' for an empty folder)")
     where.add_argument('--shard', type=_shards, metavar='N',
                        help="a directory stash's shard count (default: "
                             'worked out from its folders)')
@@ -369,6 +300,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('-y', '--yes', action='store_true',
                    help="don't ask for confirmation")
     p.set_defaults(func=cmd_clear)
+
+    p = sub.add_parser('check', parents=[where, reading],
+                       help='report what is wrong with a stash',
+                       description='Report stale temporary files, file '
+                       'names that decode to no key and (with --values) '
+                       'values that cannot be read.  Exit status 1 while '
+                       'problems remain.')
+    p.add_argument('--fix', action='store_true',
+                   help='remove what holds no data (stale temporary files); '
+                        'values are never removed')
+    p.add_argument('--values', action='store_true',
+                   help='also read every value (a pickle is read without '
+                        'running it)')
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser('demo', help='run the demonstration',
                        description='Run the persisted-work example, then build, '

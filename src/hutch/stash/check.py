@@ -25,16 +25,13 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional
+from typing import Any, Optional, Protocol
 
 from .._files import is_temp_name
+from .._keys import FileNames
 from ..errors import PersistableError
-
-if TYPE_CHECKING:
-    from .base import Stash
-    from .directory import DirectoryStash
 
 __all__ = ['Problem', 'CheckReport', 'STALE_TEMP', 'UNREADABLE',
            'UNDECODABLE_NAME', 'NOT_A_FILE', 'MISPLACED', 'DATABASE']
@@ -100,7 +97,35 @@ class CheckReport:
         return '\n'.join(lines)
 
 
-def check_values(stash: Stash, report: CheckReport, values: bool) -> None:
+class Readable(Protocol):
+    """What :func:`check_values` needs of a stash: its keys, and a read of
+    each that raises :class:`~hutch.errors.PersistableError` when it fails.
+    """
+
+    def keys(self) -> Iterable[str]: ...
+
+    def lookup(self, name: str) -> Any: ...
+
+
+class FileLayout(Readable, Protocol):
+    """What :func:`check_files` needs of a folder of files: where they are,
+    how names map to keys, and which shard folder a key belongs in (the
+    layout of a :class:`~hutch.DirectoryStash`)."""
+
+    @property
+    def shard(self) -> int: ...
+
+    _dir: str
+    _prefix: str
+    _suffix: str
+    _names: FileNames
+
+    def _shard_of(self, key: str) -> str: ...
+
+    def _shard_dirs(self) -> Iterator[os.DirEntry[str]]: ...
+
+
+def check_values(stash: Readable, report: CheckReport, values: bool) -> None:
     """Count ``stash``'s keys into ``report``; with ``values``, read each
     and report the ones that fail."""
     for key in stash.keys():
@@ -115,7 +140,7 @@ def check_values(stash: Stash, report: CheckReport, values: bool) -> None:
                     str(e)))
 
 
-def check_files(stash: DirectoryStash, fix: bool,
+def check_files(stash: FileLayout, fix: bool,
                  values: bool) -> CheckReport:
     """The check of a folder of files (:class:`~hutch.DirectoryStash`)."""
     report = CheckReport(type(stash).__name__)
@@ -130,7 +155,7 @@ def check_files(stash: DirectoryStash, fix: bool,
     return report
 
 
-def _folders(stash: DirectoryStash) -> Iterator[tuple[str, Optional[str]]]:
+def _folders(stash: FileLayout) -> Iterator[tuple[str, Optional[str]]]:
     if not stash.shard:
         yield stash._dir, None
     else:
@@ -146,7 +171,7 @@ def _entries(folder: str) -> list[os.DirEntry[str]]:
         return []
 
 
-def _look_at(stash: DirectoryStash, entry: os.DirEntry[str],
+def _look_at(stash: FileLayout, entry: os.DirEntry[str],
              shard: Optional[str], now: float) -> Optional[Problem]:
     name = entry.name
     info = entry.stat(follow_symlinks=False)
