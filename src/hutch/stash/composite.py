@@ -26,6 +26,7 @@ from .. import _keys
 from .._files import check_path
 from ..errors import CorruptDataError, PersistableError
 from ..util import MISSING
+from . import _remote
 from .directory import DirectoryStash
 
 __all__ = ['DirectoryCompositeStash', 'MissingDataKeysError']
@@ -97,11 +98,14 @@ class DirectoryCompositeStash(DirectoryStash):
                  groups: Iterable[Iterable[str]], attribute_name: str,
                  load_keys: Optional[Iterable[str]] = None,
                  **kwargs: Any) -> None:
-        path = check_path(path)
         if not isinstance(attribute_name, str) or not attribute_name:
             raise TypeError(
                 f'attribute_name must be a non-empty str, got {attribute_name!r}')
-        self.top_path = Path(path)
+        if _remote.is_remote(path):  # a UPath carrying the storage options
+            self.top_path: Any = _remote.as_upath(
+                path, kwargs.pop('storage_options', None))
+        else:
+            self.top_path = check_path(path)
         super().__init__(self.top_path / self.INSTANCE_DIRECTORY_NAME,
                          **kwargs)
         self.attribute_name = attribute_name
@@ -240,6 +244,8 @@ class DirectoryCompositeStash(DirectoryStash):
         super().clear()
         for stash in self._group_stashes.values():
             stash.clear()
-            _rmdir_if_empty(stash.path)
-        _rmdir_if_empty(self.top_path / self.COMPOSITE_DIRECTORY_NAME)
-        _rmdir_if_empty(self.path)
+        if isinstance(self.top_path, Path):  # object storage has no folders
+            for stash in self._group_stashes.values():
+                _rmdir_if_empty(stash.path)
+            _rmdir_if_empty(self.top_path / self.COMPOSITE_DIRECTORY_NAME)
+            _rmdir_if_empty(self.path)
