@@ -17,36 +17,23 @@ same files as objects under that prefix through a :class:`Folder`:
 * delete objects, one or many in one request.
 
 Nothing here is imported by ``import hutch`` or by a local folder stash:
-fsspec loads when a URL is first given.
-
-The options that reach the file system (``storage_options``) often hold
-credentials.  :func:`redact` is what every repr and message shows of them:
-only the values of a short allow-list of options known to be no secret.
-
->>> is_remote('s3://bucket/prefix'), is_remote('/tmp/x'), is_remote('file:///tmp')
-(True, False, False)
->>> redact({'key': 'AKIA', 'anon': False,
-...         'client_kwargs': {'endpoint_url': 'http://127.0.0.1:9000'}})
-{'key': '***', 'anon': False, 'client_kwargs': {'endpoint_url': 'http://127.0.0.1:9000'}}
+fsspec loads when a URL is first given (see :mod:`hutch._urls`).
 """
 
 from __future__ import annotations
 
-import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Optional
 
 from .._files import temp_name
+from .._urls import fsspec_module, redact
 from ..errors import PersistableError
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
-__all__ = ['is_remote', 'redact', 'as_upath', 'Folder']
-
-_URL = re.compile(r'[A-Za-z][A-Za-z0-9+.\-]+://')
-_LOCAL_PROTOCOLS = frozenset({'', 'file', 'local'})
+__all__ = ['Folder', 'RemoteFile']
 
 #: file systems whose object PUT is atomic: a reader sees the old object or
 #: the new one, never part of one
@@ -62,75 +49,6 @@ _EXCLUSIVE = frozenset({'s3', 's3a', 'memory'})
 #: copy starts empty or apart)
 _PROCESS_LOCAL = frozenset({'memory'})
 
-#: storage options whose values are never secret: shown in reprs; every
-#: other option's value is shown as ``***``
-PUBLIC_OPTIONS = frozenset({
-    'anon', 'endpoint_url', 'region_name', 'use_ssl', 'requester_pays',
-    'version_aware', 'default_block_size', 'use_listings_cache',
-    'skip_instance_cache', 'client_kwargs', 'config_kwargs', 'project',
-    'account_name', 'max_concurrency', 'listings_expiry_time',
-})
-
-_HIDDEN = '***'
-
-
-def is_remote(path: object) -> bool:
-    """Whether ``path`` names a folder reached through fsspec: a URL with
-    a protocol other than ``file``, or a ``UPath`` of one.  Cheap: imports
-    nothing."""
-    if isinstance(path, str):
-        match = _URL.match(path)
-        return match is not None and \
-            path[:match.end() - 3].lower() not in _LOCAL_PROTOCOLS
-    protocol = getattr(path, 'protocol', None)
-    return isinstance(protocol, str) and protocol not in _LOCAL_PROTOCOLS \
-        and hasattr(path, 'storage_options') and hasattr(path, 'fs')
-
-
-def redact(options: Mapping[str, Any]) -> dict[str, Any]:
-    """``options`` with every value hidden but those of
-    :data:`PUBLIC_OPTIONS` (nested dicts are redacted the same way)."""
-    shown: dict[str, Any] = {}
-    for name, value in options.items():
-        if name not in PUBLIC_OPTIONS:
-            shown[name] = _HIDDEN
-        elif isinstance(value, Mapping):
-            shown[name] = redact(value)
-        else:
-            shown[name] = value
-    return shown
-
-
-def _fsspec() -> Any:
-    try:
-        import fsspec
-    except ImportError as e:  # pragma: no cover -- the extra is installed
-        raise ImportError("a URL folder needs fsspec and universal-pathlib: "
-                          "pip install 'hutch[remote]' (or 'hutch[s3]')"
-                          ) from e
-    return fsspec
-
-
-def as_upath(path: Any, storage_options: Optional[Mapping[str, Any]]) -> Any:
-    """``path`` (a URL or a ``UPath``) as a ``UPath`` carrying
-    ``storage_options`` on top of its own."""
-    _fsspec()
-    try:
-        from upath import UPath
-    except ImportError as e:  # pragma: no cover -- the extra is installed
-        raise ImportError("a URL folder needs universal-pathlib: "
-                          "pip install 'hutch[remote]'") from e
-    if storage_options is not None and not isinstance(storage_options,
-                                                        Mapping):
-        raise TypeError(f'storage_options must be a dict, got '
-                        f'{type(storage_options).__name__}')
-    options = dict(storage_options or {})
-    if isinstance(path, str):
-        return UPath(path, **options)
-    if options:
-        return UPath(str(path), **{**path.storage_options, **options})
-    return path
-
 
 class Folder:
     """The objects under one prefix of an fsspec file system.
@@ -139,13 +57,16 @@ class Folder:
 
     Listings are never served from a cache (the file system is made with
     ``use_listings_cache=False``): another process's writes show in the
-    next :meth:`names`.
+    next :meth:`names`.  Every error of the file system but a missing
+    object (fsspec's, botocore's, aiohttp's ...) comes out as a
+    :class:`~hutch.errors.PersistableError` naming the object's URL, never
+    the options.
     """
 
     _create_lock = threading.Lock()  # memory://: one process, many threads
 
     def __init__(self, upath: Any) -> None:
-        fsspec = _fsspec()
+        fsspec = fsspec_module()
         self.protocol: str = upath.protocol
         self.options: dict[str, Any] = dict(upath.storage_options)
         cls = fsspec.get_filesystem_class(self.protocol)
@@ -188,7 +109,7 @@ class Folder:
             return data
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise FileNotFoundError(path) from None
-        except OSError as e:
+        except Exception as e:
             raise self._error('read', e, key, path) from e
 
     def get_many(self, paths: list[str]) -> dict[str, Any]:
@@ -201,7 +122,7 @@ class Folder:
             return {}
         try:
             found = self.fs.cat(paths, on_error='return')
-        except OSError as e:
+        except Exception as e:
             raise self._error('read', e, None, paths[0]) from e
         if not isinstance(found, dict):  # one path: fsspec gives its bytes
             found = {paths[0]: found}
@@ -224,14 +145,14 @@ class Folder:
             return data
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return b''
-        except OSError as e:
+        except Exception as e:
             raise self._error('read', e, None, path) from e
 
     def isfile(self, path: str) -> bool:
         """Whether an object is at ``path``, from its metadata alone."""
         try:
             return bool(self.fs.isfile(path))
-        except OSError as e:
+        except Exception as e:
             raise self._error('look up', e, None, path) from e
 
     def _entries(self, folder: str) -> list[dict[str, Any]]:
@@ -240,7 +161,7 @@ class Folder:
             return entries
         except (FileNotFoundError, NotADirectoryError):
             return []
-        except OSError as e:
+        except Exception as e:
             raise self._error('list', e, None, folder) from e
 
     def names(self) -> list[str]:
@@ -259,7 +180,7 @@ class Folder:
             found: list[str] = self.fs.find(self.root)
         except (FileNotFoundError, NotADirectoryError):
             return []
-        except OSError as e:
+        except Exception as e:
             raise self._error('list', e, None, self.root) from e
         start = len(self.root) + 1
         return [p[start:] for p in found if p.startswith(self.root + '/')]
@@ -280,7 +201,7 @@ class Folder:
             except BaseException:
                 self._discard(tmp)
                 raise
-        except OSError as e:
+        except Exception as e:
             raise self._error('write', e, key, path) from e
 
     def put_many(self, items: dict[str, bytes]) -> None:
@@ -292,7 +213,7 @@ class Folder:
             return
         try:
             self.fs.pipe(items)
-        except OSError as e:
+        except Exception as e:
             raise self._error('write', e, None, next(iter(items))) from e
 
     def create(self, path: str, data: bytes, key: Optional[str] = None) -> None:
@@ -314,7 +235,7 @@ class Folder:
                 self.fs.pipe_file(path, data, mode='create')
         except FileExistsError:
             raise
-        except OSError as e:
+        except Exception as e:
             raise self._error('write', e, key, path) from e
 
     def _discard(self, path: str) -> None:
@@ -329,7 +250,7 @@ class Folder:
             self._discard(path)
         except (IsADirectoryError, NotADirectoryError):
             pass  # a folder is never a key's object
-        except OSError as e:
+        except Exception as e:
             raise self._error('delete', e, key, path) from e
 
     def remove_many(self, paths: Iterable[str]) -> None:
@@ -347,15 +268,40 @@ class Folder:
         except FileNotFoundError:
             for path in paths:
                 self.remove(path)
-        except OSError as e:
+        except Exception as e:
             raise self._error('delete', e, None, paths[0]) from e
 
     def make_folder(self) -> None:
         """Make the prefix where the file system has folders."""
         try:
             self.fs.makedirs(self.root, exist_ok=True)
-        except OSError as e:
+        except Exception as e:
             raise self._error('make the folder', e, None, self.root) from e
 
     def __repr__(self) -> str:
         return f'Folder({self.url!r}, storage_options={redact(self.options)!r})'
+
+
+class RemoteFile:
+    """One object, named by a ``UPath``: what a persisted work keeps its
+    value in when its path is a URL.
+
+    :param upath: the object
+    """
+
+    def __init__(self, upath: Any) -> None:
+        self.folder = Folder(upath.parent)
+        self.path = f'{self.folder.root}/{upath.name}'
+        self.url = self.folder.url_of(self.path)
+
+    def read(self) -> bytes:
+        """The object's bytes; ``FileNotFoundError`` when there is none."""
+        return self.folder.get(self.path)
+
+    def write(self, data: bytes) -> None:
+        """Publish ``data`` as the object, whole."""
+        self.folder.put(self.path, data)
+
+    def delete(self) -> None:
+        """Remove the object; none there is no error."""
+        self.folder.remove(self.path)

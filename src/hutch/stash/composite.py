@@ -22,11 +22,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from .. import _keys
+from .. import _keys, _urls
 from .._files import check_path
 from ..errors import CorruptDataError, PersistableError
 from ..util import MISSING
-from . import _remote
 from .directory import DirectoryStash
 
 __all__ = ['DirectoryCompositeStash', 'MissingDataKeysError']
@@ -101,8 +100,8 @@ class DirectoryCompositeStash(DirectoryStash):
         if not isinstance(attribute_name, str) or not attribute_name:
             raise TypeError(
                 f'attribute_name must be a non-empty str, got {attribute_name!r}')
-        if _remote.is_remote(path):  # a UPath carrying the storage options
-            self.top_path: Any = _remote.as_upath(
+        if _urls.is_remote(path):  # a UPath carrying the storage options
+            self.top_path: Any = _urls.as_upath(
                 path, kwargs.pop('storage_options', None))
         else:
             self.top_path = check_path(path)

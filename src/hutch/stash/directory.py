@@ -36,7 +36,7 @@ from pathlib import Path
 from string import Formatter
 from typing import Any, Optional
 
-from .. import _keys
+from .. import _keys, _urls
 from .._files import (
     atomic_write,
     check_folder,
@@ -55,7 +55,6 @@ from ..errors import (
 )
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING, check_int
-from . import _remote
 from .base import CloseableStash
 from .check import CheckReport, check_files
 
@@ -168,7 +167,7 @@ class DirectoryStash(CloseableStash):
         # hutch.stash.objectstore); a local path never loads fsspec
         path = args[0] if args else kwargs.get('path')
         if path is not None and not getattr(cls, '_local_class', None) \
-                and _remote.is_remote(path):
+                and _urls.is_remote(path):
             from .objectstore import remote_class
             cls = remote_class(cls)
         return super().__new__(cls)

@@ -35,9 +35,10 @@ from typing import Any, Optional, Union
 
 from .. import _keys
 from .._files import temp_target
+from .._urls import as_upath, redact
 from ..errors import deserialize_error, serialize_error
 from ..util import MISSING
-from ._remote import Folder, as_upath, redact
+from ._remote import Folder
 from .check import CheckReport
 from .directory import DirectoryStash, IncrementKeyDirectoryStash
 
