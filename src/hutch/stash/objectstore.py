@@ -40,7 +40,12 @@ from ..errors import deserialize_error, serialize_error
 from ..util import MISSING
 from ._remote import Folder
 from .check import CheckReport
-from .directory import DirectoryStash, IncrementKeyDirectoryStash
+from .directory import (
+    _NAME_MAX,
+    _TEMP_OVERHEAD,
+    DirectoryStash,
+    IncrementKeyDirectoryStash,
+)
 
 __all__ = ['RemoteDirectoryStash', 'RemoteIncrementKeyMixin', 'remote_class']
 
@@ -95,7 +100,10 @@ class RemoteDirectoryStash(DirectoryStash):
                              'is not one (load reads its objects into memory)')
         folder = self._folder
         self._dir = folder.root
-        budget = 255 - 50 - len((self._prefix + self._suffix).encode('utf-8'))
+        # the name budget of a local folder: a folder copied to a bucket,
+        # or back, keeps its names
+        budget = _NAME_MAX - _TEMP_OVERHEAD - len(
+            (self._prefix + self._suffix).encode('utf-8'))
         self._names = _keys.FileNames(self._prefix, self._suffix, budget,
                                       read_key=self._long_key_at)
         self._width = len(f'{self.shard - 1:x}') if self.shard else 0
