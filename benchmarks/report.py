@@ -247,4 +247,9 @@ _AREA_TEXT = {
     'multiprocess': 'Building items in parallel; one operation is the whole build.',
     'large': 'One large value (a numpy array, a training batch) dumped or loaded '
              'whole. Floor: `np.save`/`np.load`. Least of the rounds.',
+    'remote': 'A DirectoryStash on `s3://`, served by a local moto S3 server '
+              'in a process of its own. Floor: raw s3fs `cat_file`/`pipe_file` '
+              'plus pickle. A local server shows what hutch adds on top of '
+              's3fs, not network latency, which on real object storage is '
+              'far larger and makes concurrent batches pay off more.',
 }

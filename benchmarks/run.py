@@ -24,6 +24,7 @@ if __package__ in (None, ''):  # run as a script: benchmarks/run.py
 
 from benchmarks import chart, directory, large, memory, multiprocess, persisted, report
 from benchmarks import memoize as memoize_area
+from benchmarks import remote as remote_area
 from benchmarks import shelve as shelve_area
 from benchmarks import sqlite as sqlite_area
 from benchmarks.growth import growth
@@ -39,6 +40,7 @@ AREAS: dict[str, Area] = {
     'shelve': shelve_area.cases,
     'multiprocess': multiprocess.cases,
     'large': large.cases,
+    'remote': remote_area.cases,
 }
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -103,6 +103,8 @@ _NUMPY = 'floor:numpy'
 _100MB = (('mb', 100),)
 _HITS, _SMALL, _PARALLEL, _LARGE = ('persisted hits', 'small values',
                                     'parallel work', 'large values')
+_REMOTE = 'object storage'
+_RAW_S3FS = 'floor:s3fs'
 
 TARGETS: tuple[Target, ...] = (
     Target('persisted-hit-vs-lazy',
@@ -201,6 +203,19 @@ TARGETS: tuple[Target, ...] = (
            'a memory-mapped load of a 1 GB array takes at most 1 ms',
            'large', 'array', 'mmap-load', HUTCH, '', 1.0, True, _LARGE,
            (('mb', 1024),), (HUTCH, _NUMPY)),
+    Target('remote-load-vs-s3fs',
+           'DirectoryStash on S3 loads a small value within 1.2x of a raw '
+           's3fs cat',
+           'remote', 'per-key', 'load', HUTCH, _RAW_S3FS, 1.2, True, _REMOTE),
+    Target('remote-dump-vs-s3fs',
+           'DirectoryStash on S3 dumps a small value within 1.2x of a raw '
+           's3fs pipe',
+           'remote', 'per-key', 'dump', HUTCH, _RAW_S3FS, 1.2, True, _REMOTE),
+    Target('remote-load-many',
+           'load_many of 1,000 small values on S3 at least 5x faster than a '
+           'per-key loop',
+           'remote', 'batch', 'load_many', 'hutch:per-key', HUTCH, 5.0, False,
+           _REMOTE),
 )
 
 

@@ -55,10 +55,18 @@ def test_every_public_name_resolves(package: str) -> None:
 
 def test_import_hutch_loads_no_back_end() -> None:
     heavy = ['multiprocessing', 'concurrent.futures', 'sqlite3', 'dbm',
-             'zipfile', 'logging', 'pickle', 'hutch.stash']
+             'zipfile', 'logging', 'pickle', 'hutch.stash', 'fsspec']
     loaded = _fresh('import sys, hutch\n'
                     f'print([m for m in {heavy!r} if m in sys.modules])')
     assert loaded == '[]'
+
+
+def test_a_local_folder_stash_loads_no_fsspec() -> None:
+    loaded = _fresh('import sys, tempfile\nfrom hutch import DirectoryStash\n'
+                    's = DirectoryStash(tempfile.mkdtemp())\n'
+                    "s.dump('a', 1); s.load('a'); list(s.keys())\n"
+                    "print('fsspec' in sys.modules, 'upath' in sys.modules)")
+    assert loaded == 'False False'
 
 
 def test_a_name_loads_only_its_own_back_end() -> None:

@@ -35,7 +35,7 @@ from .errors import (
 )
 
 __all__ = ['TEMP_SUFFIX', 'check_path', 'check_folder', 'path_type_error',
-           'is_temp_name', 'temp_target',
+           'is_temp_name', 'temp_target', 'temp_name',
            'atomic_write', 'atomic_writer', 'read_file', 'read_head',
            'open_folder', 'remove_stale_temps', 'finished_temp']
 
@@ -142,12 +142,22 @@ def _no_room(e: BaseException, path: str | os.PathLike[str],
     return None
 
 
+def temp_name(name: str) -> str:
+    """A new name for a temporary file written for the file ``name``: a
+    dot-file that :func:`temp_target` maps back to ``name``, unique in this
+    process (and across processes, by the pid).
+
+    >>> temp_target(temp_name('data.dat'))
+    'data.dat'
+    """
+    return f'.{name}.{os.getpid()}.{next(_counter)}{TEMP_SUFFIX}'
+
+
 def _open_temp(path: str | os.PathLike[str],
                key: Optional[Any]) -> tuple[int, str]:
     folder, name = os.path.split(path)
     while True:
-        tmp = os.path.join(
-            folder, f'.{name}.{os.getpid()}.{next(_counter)}{TEMP_SUFFIX}')
+        tmp = os.path.join(folder, temp_name(name))
         try:
             return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
         except FileExistsError:

@@ -50,7 +50,7 @@ import hashlib
 import os
 import re
 import struct
-from typing import Optional
+from typing import Callable, Optional
 from urllib.parse import unquote
 
 from ._files import read_file
@@ -275,6 +275,9 @@ class FileNames:
     :param prefix: the text before the key in a file name
     :param suffix: the text after it
     :param max_bytes: the byte budget of the encoded key
+    :param read_key: the key kept in the file at a path, for long keys
+        (:func:`read_long_key` by default; a store that is no local folder
+        gives its own)
 
     >>> names = FileNames('data-', '.dat')
     >>> names.name_of('a/b'), names.keys_of(['data-1.dat', 'data-a%2Fb.dat',
@@ -283,8 +286,11 @@ class FileNames:
     """
 
     def __init__(self, prefix: str = '', suffix: str = '.dat',
-                 max_bytes: int = MAX_NAME_BYTES) -> None:
+                 max_bytes: int = MAX_NAME_BYTES,
+                 read_key: Callable[[str], Optional[str]] = read_long_key
+                 ) -> None:
         self.prefix = prefix
+        self.read_key = read_key
         self.suffix = suffix
         self.max_bytes = max_bytes
         self._quick = max_bytes // 4  # no name this long can exceed the budget
@@ -325,7 +331,7 @@ class FileNames:
         """The key whose encoded form is ``core``, if it is one."""
         if LONG_MARK not in core:
             return decode_name(core, self.max_bytes)
-        key = read_long_key(
+        key = self.read_key(
             os.path.join(folder, f'{self.prefix}{core}{self.suffix}'))
         if key is None or encode_key(key, self.max_bytes) != core:
             return None

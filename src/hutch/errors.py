@@ -57,6 +57,9 @@ class PersistableError(APIError):
         super().__init__(msg)
         self.msg = msg
         self.key = key
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            # a UPath: its URL, never the storage options it carries
+            path = str(path)
         self.path = path
 
     def _what(self) -> str:

@@ -51,7 +51,6 @@ holder dies).  A file that cannot be read raises
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import os
 import pickle
@@ -63,9 +62,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional, TextIO, TypeVar, Union
 
-from . import _layout
+from . import _layout, _urls
 from ._files import atomic_write, check_path, path_type_error, read_head
 from ._locks import FileLock
+from ._methods import check_method
 from .dealloc import Deallocatable
 from .errors import (
     CorruptDataError,
@@ -132,7 +132,8 @@ class PersistedWork(_FreshLocks, Deallocatable):
     :param path: a ``str`` names the value and keeps it in memory only; a
         :class:`pathlib.Path` (any non-``str`` path-like) also pickles it to
         that file, relative paths being taken from the current folder at
-        each access
+        each access; a ``upath.UPath`` of a URL (``s3://bucket/x.pkl``)
+        to that object
     :param owner: the object the value belongs to; its class scopes the
         global cache
     :param cache_global: share the value among all instances of the owner's
@@ -183,9 +184,16 @@ class PersistedWork(_FreshLocks, Deallocatable):
             raise TypeError(f'mmap must be a bool, got {mmap!r}')
         if owner is None:
             raise TypeError('PersistedWork needs an owner, got None')
+        self._remote: Any = None  # the object, when path is a URL's UPath
         if isinstance(path, str):
             self.use_disk = False
             global_key = path
+        elif _urls.is_remote(path):
+            if mmap:
+                raise ValueError(f'mmap=True maps a local file; {path} is '
+                                 'not one (its value is read into memory)')
+            self.use_disk = True
+            global_key = str(path)
         elif isinstance(path, os.PathLike):
             self.use_disk = True
             global_key = os.path.abspath(path)
@@ -193,7 +201,8 @@ class PersistedWork(_FreshLocks, Deallocatable):
             raise path_type_error(path)
         self._version_tag = _check_version(version)
         _check_timeout(lock_timeout)
-        self.path = Path(path)
+        self.path: Path = path if _urls.is_remote(path) \
+            else Path(path)  # type: ignore[assignment]
         self.owner: Optional[object] = owner
         self.cache_global = cache_global
         self.transient = transient
@@ -260,14 +269,18 @@ class PersistedWork(_FreshLocks, Deallocatable):
         value = self._read()
         if value is not MISSING:
             return value
-        folder = self.path.parent
-        if self.mkdir:
-            folder.mkdir(parents=True, exist_ok=True)
-        elif not folder.is_dir():
-            raise PersistableError('folder for persisted work does not exist'
-                                   ' (use mkdir=True to create it)',
-                                   path=folder)
-        with FileLock(self.path, timeout=self.lock_timeout):
+        # an object store has no folders; its lock is one host's only:
+        # hosts may both compute, and one whole value wins
+        lock = os.path.join(os.sep, str(self.path))
+        if not _urls.is_remote(self.path):
+            lock, folder = os.fspath(self.path), self.path.parent
+            if self.mkdir:
+                folder.mkdir(parents=True, exist_ok=True)
+            elif not folder.is_dir():
+                raise PersistableError('folder for persisted work does not '
+                                       'exist (use mkdir=True to create it)',
+                                       path=folder)
+        with FileLock(lock, timeout=self.lock_timeout):
             # another process may have written it while we waited
             value = self._read()
             if value is MISSING:
@@ -278,8 +291,11 @@ class PersistedWork(_FreshLocks, Deallocatable):
     def _read(self) -> Any:
         """The value in the file, or ``MISSING`` when absent or stale."""
         try:
-            # a file the program named: a link to it is followed
-            head, large = read_head(self.path, follow=True)
+            if _urls.is_remote(self.path):
+                head, large = self._object().read(), None
+            else:
+                # a file the program named: a link to it is followed
+                head, large = read_head(self.path, follow=True)
         except FileNotFoundError:
             return MISSING
         try:
@@ -331,7 +347,16 @@ class PersistedWork(_FreshLocks, Deallocatable):
             raise serialize_error(e, value, 'pickle', path=self.path) from e
         if self._version_tag is not None:
             chunks.insert(0, VERSION_MAGIC + self._version_tag + b'\n')
-        atomic_write(self.path, chunks)
+        if _urls.is_remote(self.path):
+            self._object().write(b''.join(chunks))
+        else:
+            atomic_write(self.path, chunks)
+
+    def _object(self) -> Any:
+        if self._remote is None:  # the object of a URL's UPath
+            from .stash._remote import RemoteFile
+            self._remote = RemoteFile(self.path)
+        return self._remote
 
     def set(self, obj: Any) -> None:
         """Use ``obj`` as if it had been computed: on the instance, and in
@@ -363,7 +388,9 @@ class PersistedWork(_FreshLocks, Deallocatable):
         with self._lock:
             self._value = MISSING
             self.clear_global()
-            if self.use_disk:
+            if _urls.is_remote(self.path):
+                self._object().delete()
+            elif self.use_disk:
                 try:
                     self.path.unlink()
                 except FileNotFoundError:
@@ -417,6 +444,7 @@ class PersistedWork(_FreshLocks, Deallocatable):
         state = super().__getstate__()
         state['owner'] = None
         state['worker'] = None
+        state['_remote'] = None  # reconnects where it is unpickled
         if self.transient:
             state['_value'] = MISSING
         return state
@@ -428,50 +456,6 @@ class PersistedWork(_FreshLocks, Deallocatable):
         where = f'file {self.path}' if self.use_disk else 'memory'
         return (f'<PersistedWork {self._global_key!r} of '
                 f'{self._owner_class.__qualname__} in {where}>')
-
-
-_SELF_KINDS = (inspect.Parameter.POSITIONAL_ONLY,
-               inspect.Parameter.POSITIONAL_OR_KEYWORD)
-_NOT_METHODS = (property, classmethod, staticmethod, functools.cached_property)
-
-
-def _check_method(fn: object, attr_name: str) -> bool:
-    """Refuse what :class:`persisted` cannot cache correctly, with a
-    ``TypeError`` saying what to do instead.
-
-    One value is kept per instance, so the method must take ``self`` alone:
-    were ``v(self, n)`` accepted, ``v(3)`` and ``v(4)`` would both give the
-    value of the first call.  Above ``@property`` the decorator would wrap
-    the property object instead of its getter.
-
-    :return: whether the signature is known to be ``(self)``; ``False``
-        for a callable that does not tell its signature (a builtin)
-    """
-    where = f'@persisted({attr_name!r})'
-    if isinstance(fn, property):
-        raise TypeError(
-            f'{where} must go below @property, right above the def; above '
-            f'it, it would wrap the property object instead of its getter')
-    if isinstance(fn, _NOT_METHODS):
-        raise TypeError(f'{where} applies to a plain method of self, '
-                        f'not a {type(fn).__name__}; put it right above '
-                        'the def')
-    if not callable(fn):
-        raise TypeError(f'{where} applies to a method, got '
-                        f'{type(fn).__name__}: {fn!r}')
-    try:
-        signature = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return False
-    params = tuple(signature.parameters.values())
-    if len(params) != 1 or params[0].kind not in _SELF_KINDS or \
-            params[0].default is not inspect.Parameter.empty:
-        name = getattr(fn, '__qualname__', type(fn).__name__)
-        raise TypeError(
-            f'{where} keeps one value per instance, so the method must take '
-            f'only self; got {name}{signature} (to cache by argument, use '
-            'a stash keyed by the argument)')
-    return True
 
 
 class persisted:
@@ -486,7 +470,7 @@ class persisted:
 
     :param name: the instance attribute for the :class:`PersistedWork`
     :param path: when given, also pickle the value to this file (a ``str``
-        is taken as a file name here)
+        is taken as a file name here, or a URL)
     :param allocation_track: when false, the work made here is not tracked
         by :class:`~hutch.dealloc.Deallocatable` allocation tracking
 
@@ -524,7 +508,9 @@ class persisted:
         _check_version(version)
         _check_timeout(lock_timeout)
         self.attr_name = name
-        self.path: Optional[Path] = None if path is None else check_path(path)
+        self.path: Optional[Path] = None if path is None else \
+            _urls.as_upath(path, None) if _urls.is_remote(path) \
+            else check_path(path)
         self.allocation_track = allocation_track
         # the options of every PersistedWork made here, checked above
         self._work_options: dict[str, Any] = dict(
@@ -540,7 +526,7 @@ class persisted:
         wrapper: Callable[..., Any]
         # The hit path is the point of this class: keep it to one dict
         # lookup and one attribute read.
-        if _check_method(fn, name):
+        if check_method(fn, name):
             def wrapper(inst: Any) -> Any:
                 try:
                     value = inst.__dict__[name]._value

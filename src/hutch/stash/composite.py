@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from .. import _keys
+from .. import _keys, _urls
 from .._files import check_path
 from ..errors import CorruptDataError, PersistableError
 from ..util import MISSING
@@ -97,11 +97,14 @@ class DirectoryCompositeStash(DirectoryStash):
                  groups: Iterable[Iterable[str]], attribute_name: str,
                  load_keys: Optional[Iterable[str]] = None,
                  **kwargs: Any) -> None:
-        path = check_path(path)
         if not isinstance(attribute_name, str) or not attribute_name:
             raise TypeError(
                 f'attribute_name must be a non-empty str, got {attribute_name!r}')
-        self.top_path = Path(path)
+        if _urls.is_remote(path):  # a UPath carrying the storage options
+            self.top_path: Any = _urls.as_upath(
+                path, kwargs.pop('storage_options', None))
+        else:
+            self.top_path = check_path(path)
         super().__init__(self.top_path / self.INSTANCE_DIRECTORY_NAME,
                          **kwargs)
         self.attribute_name = attribute_name
@@ -240,6 +243,8 @@ class DirectoryCompositeStash(DirectoryStash):
         super().clear()
         for stash in self._group_stashes.values():
             stash.clear()
-            _rmdir_if_empty(stash.path)
-        _rmdir_if_empty(self.top_path / self.COMPOSITE_DIRECTORY_NAME)
-        _rmdir_if_empty(self.path)
+        if isinstance(self.top_path, Path):  # object storage has no folders
+            for stash in self._group_stashes.values():
+                _rmdir_if_empty(stash.path)
+            _rmdir_if_empty(self.top_path / self.COMPOSITE_DIRECTORY_NAME)
+            _rmdir_if_empty(self.path)

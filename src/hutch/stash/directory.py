@@ -30,13 +30,13 @@ import errno
 import logging
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from io import FileIO
 from pathlib import Path
 from string import Formatter
 from typing import Any, Optional
 
-from .. import _keys
+from .. import _keys, _urls
 from .._files import (
     atomic_write,
     check_folder,
@@ -138,7 +138,14 @@ class DirectoryStash(CloseableStash):
     :param mmap: load the buffers of large values (numpy arrays ...) as
         read-only views of their file instead of reading them into memory;
         a file replaced by a later dump stays valid for the values already
-        loaded from it
+        loaded from it (a local folder only: on a URL it raises
+        ``ValueError``)
+    :param storage_options: when ``path`` is an fsspec URL
+        (``s3://bucket/prefix``, ``gs://``, ``az://``, ``memory://`` ...)
+        rather than a local folder, the options of its file system
+        (credentials, ``client_kwargs={'endpoint_url': ...}``); ``path``
+        may also be a ``upath.UPath``.  The files are then objects under
+        that prefix (see :mod:`hutch.stash.objectstore`).
 
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
@@ -155,12 +162,23 @@ class DirectoryStash(CloseableStash):
     #: hosts sharing the folder never see a torn file or lose a write
     multihost = True
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # a URL or UPath makes the same stash on object storage (see
+        # hutch.stash.objectstore); a local path never loads fsspec
+        path = args[0] if args else kwargs.get('path')
+        if path is not None and not getattr(cls, '_local_class', None) \
+                and _urls.is_remote(path):
+            from .objectstore import remote_class
+            cls = remote_class(cls)
+        return super().__new__(cls)
+
     def __init__(self, path: str | os.PathLike[str],
                  pattern: str = '{name}.dat',
                  serializer: SerializerSpec = None, shard: int = 0,
                  on_error: str = 'raise', durable: bool = False,
-                 mmap: bool = False) -> None:
-        path = check_path(path)
+                 mmap: bool = False,
+                 storage_options: Optional[Mapping[str, Any]] = None) -> None:
+        path = self._check_path(path, storage_options)
         if not isinstance(mmap, bool):
             raise TypeError(f'mmap must be a bool, got {mmap!r}')
         if check_int(shard, 'shard') in (1,) or shard < 0 or shard > 1 << 16:
@@ -175,7 +193,15 @@ class DirectoryStash(CloseableStash):
         self.on_error = on_error
         self.durable = durable
         self.mmap = mmap
-        self.path = Path(path)
+        self.path = path
+
+    def _check_path(self, path: Any,
+                    storage_options: Optional[Mapping[str, Any]]) -> Any:
+        """``path`` checked, in the form the ``path`` setter takes."""
+        if storage_options is not None:
+            raise TypeError('storage_options is for a folder given by URL, '
+                            f'not the local folder {os.fspath(path)!r}')
+        return check_path(path)
 
     @property
     def path(self) -> Path:
