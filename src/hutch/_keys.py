@@ -59,7 +59,7 @@ from .errors import ForeignFileError
 __all__ = ['FileNames', 'encode_key', 'decode_name', 'is_long_name',
            'check_key', 'key_type_error', 'unencodable_key_error',
            'pack_long_key', 'unpack_long_key', 'read_long_key',
-           'EMPTY_NAME', 'LONG_MARK', 'MAX_NAME_BYTES']
+           'folder_names', 'EMPTY_NAME', 'LONG_MARK', 'MAX_NAME_BYTES']
 
 EMPTY_NAME = '%-'
 """The file-name form of the empty key."""
@@ -336,3 +336,25 @@ class FileNames:
         if key is None or encode_key(key, self.max_bytes) != core:
             return None
         return key
+
+
+#: the longest file name (in bytes) the common file systems take
+NAME_MAX = 255
+#: the bytes an atomic write's temporary name adds to a file name
+TEMP_OVERHEAD = 50
+
+
+def folder_names(prefix: str, suffix: str,
+                 read_key: Callable[[str], Optional[str]] = read_long_key
+                 ) -> FileNames:
+    """The :class:`FileNames` of a folder stash whose pattern puts
+    ``prefix`` and ``suffix`` around a key: the key gets what a file name
+    has room for once they and a temporary name's additions are counted.
+    A folder copied to object storage, or back, keeps its names.
+
+    >>> folder_names('', '.dat').max_bytes
+    201
+    """
+    used = len((prefix + suffix).encode('utf-8'))
+    return FileNames(prefix, suffix, NAME_MAX - TEMP_OVERHEAD - used,
+                     read_key)

@@ -63,8 +63,6 @@ __all__ = ['DirectoryStash', 'IncrementKeyDirectoryStash']
 logger = logging.getLogger(__name__)
 
 _ON_ERROR = ('raise', 'missing')
-_TEMP_OVERHEAD = 50  # bytes an atomic write's temp name adds to a file name
-_NAME_MAX = 255
 _WRITE_ATTEMPTS = 20  # a dump racing clear()s gives up after this many
 
 
@@ -169,7 +167,8 @@ class DirectoryStash(CloseableStash):
         if path is not None and not getattr(cls, '_local_class', None) \
                 and _urls.is_remote(path):
             from .objectstore import remote_class
-            cls = remote_class(cls)
+            cls = remote_class(cls, DirectoryStash, issubclass(
+                cls, IncrementKeyDirectoryStash))
         return super().__new__(cls)
 
     def __init__(self, path: str | os.PathLike[str],
@@ -216,9 +215,7 @@ class DirectoryStash(CloseableStash):
     def _setup(self) -> None:
         # everything the hot paths need, as plain strings
         self._dir = os.fspath(self._path)
-        budget = _NAME_MAX - _TEMP_OVERHEAD - len(
-            (self._prefix + self._suffix).encode('utf-8'))
-        self._names = _keys.FileNames(self._prefix, self._suffix, budget)
+        self._names = _keys.folder_names(self._prefix, self._suffix)
         self._width = len(f'{self.shard - 1:x}') if self.shard else 0
 
     # -- key <-> file ------------------------------------------------------

@@ -12,8 +12,8 @@ and guarantees, whose files are objects reached through
 * a value is published whole by one PUT (on file systems without an atomic
   PUT: a temporary object, then a move), so ``durable`` has nothing to add;
 * ``mmap=True`` needs a local file to map: it raises ``ValueError``;
-* :meth:`RemoteDirectoryStash.load_many` and
-  :meth:`RemoteDirectoryStash.dump_many` read and write many objects
+* :meth:`RemoteFolder.load_many` and
+  :meth:`RemoteFolder.dump_many` read and write many objects
   concurrently;
 * the stash pickles as its URL and storage options and reconnects where it
   is unpickled (another process, a Dask worker).
@@ -31,23 +31,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from .. import _keys
 from .._files import temp_target
 from .._urls import as_upath, redact
 from ..errors import deserialize_error, serialize_error
+from ..serial import Serializer
 from ..util import MISSING
 from ._remote import Folder
+from .base import Stash
 from .check import CheckReport
-from .directory import (
-    _NAME_MAX,
-    _TEMP_OVERHEAD,
-    DirectoryStash,
-    IncrementKeyDirectoryStash,
-)
 
-__all__ = ['RemoteDirectoryStash', 'RemoteIncrementKeyMixin', 'remote_class']
+__all__ = ['RemoteFolder', 'RemoteIncrementKeyMixin', 'remote_class']
 
 logger = logging.getLogger(__name__)
 
@@ -59,24 +55,45 @@ def _joined(chunks: list[Any]) -> bytes:
         else b''.join(chunks)
 
 
-def _rebuild(local: type, state: dict[str, Any]) -> RemoteDirectoryStash:
-    """The remote stash of class ``local`` whose pickled state is ``state``."""
-    stash: RemoteDirectoryStash = object.__new__(remote_class(local))
+def _rebuild(local: type, state: dict[str, Any]) -> Any:
+    """The stash of folder stash class ``local`` whose pickled state is
+    ``state``: made on its URL as a new one is, so it reconnects."""
     path = state.pop('_path')
+    stash: Any = local.__new__(local, path)
     stash.__dict__.update(state)
     stash.path = path  # reconnects
     return stash
 
 
-class RemoteDirectoryStash(DirectoryStash):
-    """A :class:`~hutch.DirectoryStash` whose folder is a prefix on an
-    fsspec file system (see the module)."""
+class RemoteFolder:
+    """What a folder stash does differently when its folder is a prefix on
+    an fsspec file system (see the module).
 
-    _local_class: type = DirectoryStash
+    It sits in a folder stash class's order of bases right above the
+    folder stash it changes (:func:`remote_class` puts it there), so it
+    needs no import of that class: its methods replace the local file
+    system's, and everything else is the folder stash's own.
+    """
 
-    # one request a read, as on a local folder (exists() changes here)
-    lookup = DirectoryStash.lookup
-    get = DirectoryStash.get
+    _local_class: type
+    _prefix: str
+    _suffix: str
+    _dir: str
+    _path: Any
+    _folder: Folder
+    _names: _keys.FileNames
+    _width: int
+    shard: int
+    mmap: bool
+    pattern: str
+    serializer: Serializer
+    shareable: bool
+    multihost: bool
+
+    if TYPE_CHECKING:  # the folder stash's own, found above this class
+        def _shard_of(self, key: str) -> str: ...
+
+        def _unreadable(self, error: Any, key: str, file: str) -> Any: ...
 
     def _check_path(self, path: Any,
                     storage_options: Optional[Mapping[str, Any]]) -> Any:
@@ -100,12 +117,8 @@ class RemoteDirectoryStash(DirectoryStash):
                              'is not one (load reads its objects into memory)')
         folder = self._folder
         self._dir = folder.root
-        # the name budget of a local folder: a folder copied to a bucket,
-        # or back, keeps its names
-        budget = _NAME_MAX - _TEMP_OVERHEAD - len(
-            (self._prefix + self._suffix).encode('utf-8'))
-        self._names = _keys.FileNames(self._prefix, self._suffix, budget,
-                                      read_key=self._long_key_at)
+        self._names = _keys.folder_names(self._prefix, self._suffix,
+                                         read_key=self._long_key_at)
         self._width = len(f'{self.shard - 1:x}') if self.shard else 0
         self.shareable = folder.shared
         self.multihost = folder.multihost
@@ -145,7 +158,7 @@ class RemoteDirectoryStash(DirectoryStash):
     def check(self, fix: bool = False, values: bool = False) -> CheckReport:
         """With ``values``, the values that can't be read (the other checks
         of a local folder look at file types, which objects don't have)."""
-        return super(DirectoryStash, self).check(fix, values)
+        return Stash.check(self, fix, values)  # type: ignore[arg-type]
 
     # -- reads -------------------------------------------------------------
 
@@ -320,20 +333,26 @@ class RemoteIncrementKeyMixin:
         stash._next = number + 1
 
 
-_CLASSES: dict[type, type] = {DirectoryStash: RemoteDirectoryStash}
+_CLASSES: dict[type, type] = {}
 
 
-def remote_class(local: type) -> type:
-    """The class a ``local`` folder stash class becomes on a URL: made once
-    per class, with ``local``'s own methods first and the remote back end
-    under them."""
+def remote_class(local: type, base: type, increments: bool = False) -> type:
+    """The class a ``local`` folder stash class becomes on a URL, made once
+    per class: ``local``'s own methods first, then :class:`RemoteFolder`,
+    then ``base``, the folder stash whose file system it replaces (an
+    ``increments`` class also claims keys as
+    :class:`RemoteIncrementKeyMixin` does).  It pickles as itself and
+    reads as ``local``.
+    """
     made = _CLASSES.get(local)
     if made is not None:
         return made
-    if not issubclass(local, DirectoryStash):
-        raise TypeError(f'{local.__name__} is no folder stash')
-    bases: tuple[type, ...] = (local, RemoteDirectoryStash)
-    if issubclass(local, IncrementKeyDirectoryStash):
+    if not issubclass(local, base):
+        raise TypeError(f'{local.__name__} is no {base.__name__}')
+    bases: tuple[type, ...] = (RemoteFolder, base)
+    if local is not base:
+        bases = (local, remote_class(base, base))
+    if increments:
         bases = (RemoteIncrementKeyMixin, *bases)
     made = type(local.__name__, bases, {
         '_local_class': local, '__module__': local.__module__,
