@@ -213,9 +213,9 @@ TARGETS: tuple[Target, ...] = (
            'remote', 'per-key', 'dump', HUTCH, _RAW_S3FS, 1.2, True, _REMOTE),
     Target('remote-load-many',
            'load_many of 1,000 small values on S3 at least 5x faster than a '
-           'per-key loop',
+           'per-key loop (20 ms round trips)',
            'remote', 'batch', 'load_many', 'hutch:per-key', HUTCH, 5.0, False,
-           _REMOTE),
+           _REMOTE, (('rtt_ms', 20),)),
 )
 
 

@@ -15,7 +15,7 @@ from types import ModuleType
 import pytest
 
 from benchmarks import growth as growth_module
-from benchmarks import harness, report
+from benchmarks import harness, latency, report
 from benchmarks.growth import growth
 from benchmarks.harness import (
     HUTCH,
@@ -161,7 +161,7 @@ def test_runner_writes_json_and_markdown_with_every_target(tmp_path: Path) -> No
     assert 'toy/w: a note' in page and '## Targets' in page
 
 
-@pytest.mark.parametrize('module', [harness, growth_module, report])
+@pytest.mark.parametrize('module', [harness, growth_module, latency, report])
 def test_the_examples_in_the_benchmark_modules_run(module: ModuleType) -> None:
     failed, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert failed == 0
