@@ -217,3 +217,37 @@ def test_a_shelf_says_it_has_no_check_of_its_own(
         shelf['a'] = 1
     status, out, _ = run(capsys, 'check', '--values', os.fspath(base))
     assert status == 0 and 'a shelve stash has no check of its own' in out
+
+
+def _side_file(database: Path, key: str) -> Path:
+    conn = sqlite3.connect(database)
+    (name,) = conn.execute('select value from stash where key = ?',
+                           (key,)).fetchone()
+    conn.close()
+    return database.with_name(database.name + '.large') / 'stash' / name
+
+
+@pytest.mark.timeout(30)
+def test_a_sqlite_side_folder_is_checked_and_a_fifo_in_it_never_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    database = tmp_path / 'items.db'
+    with SqliteStash(database) as stash:
+        stash.dump('big', b'x' * (2 << 20))
+        stash.dump('bigger', b'y' * (3 << 20))
+    pipe = _side_file(database, 'big')
+    pipe.unlink()
+    os.mkfifo(pipe)
+    orphan = pipe.with_name('0' * 32 + '.value')
+    orphan.write_bytes(b'a value whose row never committed')
+    hour_ago = time.time() - 3600
+    os.utime(orphan, (hour_ago, hour_ago))
+    status, out, _ = run(capsys, 'check', '--values', os.fspath(database))
+    assert status == 1
+    assert out.splitlines()[:4] == [
+        'SqliteStash: 2 items, 2 problems',
+        f"  not a regular file (key 'big'): {pipe}",
+        f'  file no key refers to: {orphan}: no row names it',
+        'note: values read as pickle (sniffed; --serializer says otherwise)']
+    status, out, _ = run(capsys, 'check', '--fix', os.fspath(database))
+    assert status == 1 and f'{orphan}: no row names it [fixed]' in out
+    assert not orphan.exists() and pipe.exists()
