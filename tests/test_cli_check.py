@@ -17,6 +17,7 @@ from hutch import DirectoryStash, SqliteStash
 from hutch.cli import main
 
 from .test_cli_folders import write_dumb_shelf
+from .test_zip import declare_size
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -193,21 +194,34 @@ def test_an_unreadable_sqlite_value_is_found_with_values(
     assert status == 1 and "unreadable value (key 'k7')" in out, out
 
 
-def test_a_zip_says_it_has_no_check_of_its_own(
+def test_a_zip_is_checked_by_its_crcs_without_values(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / 'a.zip'
     with zipfile.ZipFile(path, 'w') as z:
         z.writestr('one.txt', 'first entry ' * 20)
         z.writestr('two.txt', 'second entry ' * 20)
-    status, out, _ = run(capsys, 'check', os.fspath(path))
-    assert status == 0
-    assert 'no check of its own: nothing was looked at; --values' in out, out
+    assert run(capsys, 'check', os.fspath(path)) == (
+        0, 'ZipStash: 2 items, no problems\n', '')
     data = path.read_bytes()
     at = data.index(b'second entry')
     path.write_bytes(data[:at] + b'X' + data[at + 1:])  # its CRC is wrong
+    for args in (['check'], ['check', '--values']):
+        status, out, _ = run(capsys, *args, os.fspath(path))
+        assert status == 1, out
+        assert out.count("unreadable value (key 'two.txt')") == 1, out
+        assert 'no check of its own' not in out
+
+
+def test_a_zip_entry_that_declares_too_much_is_reported_not_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / 'a.zip'
+    with zipfile.ZipFile(path, 'w') as z:
+        z.writestr('huge', 'small, really')
+    declare_size(path, b'huge', 0xFFFF0000)
     status, out, _ = run(capsys, 'check', '--values', os.fspath(path))
-    assert status == 1 and "unreadable value (key 'two.txt')" in out, out
-    assert 'no check of its own: its values were read' in out
+    assert status == 1
+    assert "bad archive entry (key 'huge')" in out
+    assert 'unreadable' not in out, out
 
 
 def test_a_shelf_says_it_has_no_check_of_its_own(
@@ -243,10 +257,12 @@ def test_a_sqlite_side_folder_is_checked_and_a_fifo_in_it_never_read(
     os.utime(orphan, (hour_ago, hour_ago))
     status, out, _ = run(capsys, 'check', '--values', os.fspath(database))
     assert status == 1
-    assert out.splitlines()[:4] == [
-        'SqliteStash: 2 items, 2 problems',
-        f"  not a regular file (key 'big'): {pipe}",
+    lines = out.splitlines()
+    assert lines[0] == 'SqliteStash: 2 items, 2 problems'
+    assert sorted(lines[1:3]) == [
         f'  file no key refers to: {orphan}: no row names it',
+        f"  not a regular file (key 'big'): {pipe}"]
+    assert lines[3:] == [
         'note: values read as pickle (sniffed; --serializer says otherwise)']
     status, out, _ = run(capsys, 'check', '--fix', os.fspath(database))
     assert status == 1 and f'{orphan}: no row names it [fixed]' in out

@@ -160,7 +160,7 @@ def test_an_entry_larger_than_the_read_limit_raises_naming_it(
     assert ZipStash(path, read_limit=None).load('big') == b'x' * 2000
 
 
-def _declare_size(path: Path, name: bytes, size: int) -> None:
+def declare_size(path: Path, name: bytes, size: int) -> None:
     """Make the central directory claim that entry ``name`` expands to
     ``size`` bytes (its data and CRC stay as they were)."""
     raw = bytearray(path.read_bytes())
@@ -177,7 +177,7 @@ def _declare_size(path: Path, name: bytes, size: int) -> None:
 def test_an_entry_declaring_a_huge_size_is_refused_before_it_is_read(
         tmp_path: Path) -> None:
     path = make_zip(tmp_path / 'liar.zip', {'liar': b'z' * 5000})
-    _declare_size(path, b'liar', 0xFFFF0000)
+    declare_size(path, b'liar', 0xFFFF0000)
     with pytest.raises(CorruptDataError, match='4,294,901,760 bytes') as e:
         ZipStash(path).load('liar')
     assert e.value.key == 'liar'

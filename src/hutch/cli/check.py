@@ -12,9 +12,10 @@ can't be read; a key already reported is not read again.  All are read
 with one serializer: the one given, or the one most of the first few values
 sniff as (a damaged value may sniff as something else).  ``--fix`` removes
 what is safe to remove (stale temporary files, and side files no row
-names); values are never removed.
+names); values are never removed.  A zip's check verifies every entry's
+CRC and what its directory says of each (sizes, names).
 
-A kind whose stash has no check of its own (a zip, a shelf) says so: only
+A kind whose stash has no check of its own (a shelf) says so: only
 ``--values`` finds damage in it.  The exit status is 1 while problems
 remain, 0 when there are none (or ``--fix`` removed them all).
 """

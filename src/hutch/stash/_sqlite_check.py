@@ -130,7 +130,7 @@ def _check_side(stash: Database, conn: sqlite3.Connection,
     try:
         # the folder before the rows: a file whose row commits in between
         # is then named, never taken for an orphan
-        listed = entries(stash._side._dir)
+        listed = sorted(entries(stash._side._dir), key=lambda e: e.name)
         named = {name: key for key, name in conn.execute(
             SQL_SIDE_ROWS.replace('{table}', stash.table)).fetchall()}
         now = time.time()

@@ -23,7 +23,9 @@ from .._files import READ_LIMIT, check_path
 from .._keys import key_type_error
 from ..errors import BadValueError, CorruptDataError, PersistableError
 from ..util import MISSING, check_int
+from ._zip_check import check_archive
 from .base import CloseableStash, ReadOnlyStash, _PicklesByArguments
+from .check import CheckReport
 
 __all__ = ['ZipStash']
 
@@ -147,13 +149,31 @@ class ZipStash(_PicklesByArguments, ReadOnlyStash, CloseableStash):
         except (zipfile.BadZipFile, OSError, EOFError) as e:
             raise PersistableError(
                 f'cannot read zip file: {e}', path=self.path) from e
-        prefix, n = self._prefix, len(self._prefix)
-        entries = {
-            info.filename[n:]: info for info in archive.infolist()
-            if info.filename.startswith(prefix) and not info.is_dir()
-            and len(info.filename) > n}
+        entries = {key: info for info in archive.infolist()
+                   if (key := self._key_of(info)) is not None}
         logger.debug('opened %s: %d entries', self.path, len(entries))
         return archive, entries
+
+    def _key_of(self, info: zipfile.ZipInfo) -> Optional[str]:
+        """The key of entry ``info``; ``None`` for a folder, or an entry
+        outside :attr:`root`."""
+        name, n = info.filename, len(self._prefix)
+        if not name.startswith(self._prefix) or info.is_dir() or \
+                len(name) <= n:
+            return None
+        return name[n:]
+
+    def check(self, fix: bool = False, values: bool = False) -> CheckReport:
+        """The archive's CRCs and directory, below :attr:`root`: entries
+        that don't read back whole, declare more than :attr:`read_limit`
+        or run past the end of the file, names that occur twice or are cut
+        at a NUL byte; with ``values`` also entries not in the
+        :attr:`encoding` (see :mod:`hutch.stash._zip_check`).  The archive
+        is read-only: ``fix`` changes nothing.
+
+        :raises PersistableError: when the file is missing or no zip
+        """
+        return check_archive(self, values)
 
     def close(self) -> None:
         """Close the archive; the next read opens it again."""
