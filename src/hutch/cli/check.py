@@ -13,11 +13,12 @@ with one serializer: the one given, or the one most of the first few values
 sniff as (a damaged value may sniff as something else).  ``--fix`` removes
 what is safe to remove (stale temporary files, and side files no row
 names); values are never removed.  A zip's check verifies every entry's
-CRC and what its directory says of each (sizes, names).
+CRC and what its directory says of each (sizes, names); a shelf's, its
+index against its data file.
 
-A kind whose stash has no check of its own (a shelf) says so: only
-``--values`` finds damage in it.  The exit status is 1 while problems
-remain, 0 when there are none (or ``--fix`` removed them all).
+A kind whose stash had no check of its own would say so: only ``--values``
+would find damage in it.  The exit status is 1 while problems remain, 0
+when there are none (or ``--fix`` removed them all).
 """
 
 from __future__ import annotations

@@ -324,6 +324,9 @@ class ShelveTarget(Target):
     def details(self) -> list[tuple[str, str]]:
         return [('dbm', self.backend)]
 
+    def check(self, fix: bool = False) -> CheckReport:
+        return self.stash.check(fix=fix)
+
 
 TARGETS: dict[str, type[Target]] = {
     t.kind: t for t in (DirectoryTarget, SqliteTarget, ZipTarget, ShelveTarget)
