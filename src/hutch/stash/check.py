@@ -180,9 +180,10 @@ def _folders(stash: FileLayout) -> Iterator[tuple[str, Optional[str]]]:
 
 
 def entries(folder: str) -> list[os.DirEntry[str]]:
+    """What ``folder`` holds, from one scan; nothing when it is gone."""
     try:
-        with os.scandir(folder) as entries:
-            return list(entries)
+        with os.scandir(folder) as listing:
+            return list(listing)
     except (FileNotFoundError, NotADirectoryError):
         return []
 
