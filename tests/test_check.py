@@ -92,6 +92,19 @@ def test_what_is_not_a_regular_file_is_reported(
     assert all(not p.fixed for p in report.problems)
 
 
+def test_what_is_not_a_regular_file_is_reported_once_with_values(
+        stash: DirectoryStash, tmp_path: Path) -> None:
+    (stash.path / 'dir.dat').mkdir()
+    os.mkfifo(stash.path / 'pipe.dat')
+    (stash.path / 'link.dat').symlink_to(stash.path / 'a.dat')
+    report = stash.check(values=True)
+    assert sorted((p.kind, os.path.basename(p.path))
+                  for p in report.problems) == [
+        (NOT_A_FILE, 'dir.dat'), (NOT_A_FILE, 'link.dat'),
+        (NOT_A_FILE, 'pipe.dat')]
+    assert report.items == 2  # a and b
+
+
 def test_a_file_in_the_wrong_shard_is_reported(tmp_path: Path) -> None:
     stash = DirectoryStash(tmp_path / 'd', shard=16)
     stash['k'] = 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import shelve
 import sqlite3
 import time
 import zipfile
@@ -17,6 +16,7 @@ from hutch import DirectoryStash, SqliteStash
 from hutch.cli import main
 
 from .test_cli_folders import write_dumb_shelf
+from .test_zip import declare_size
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -193,27 +193,83 @@ def test_an_unreadable_sqlite_value_is_found_with_values(
     assert status == 1 and "unreadable value (key 'k7')" in out, out
 
 
-def test_a_zip_says_it_has_no_check_of_its_own(
+def test_a_zip_is_checked_by_its_crcs_without_values(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / 'a.zip'
     with zipfile.ZipFile(path, 'w') as z:
         z.writestr('one.txt', 'first entry ' * 20)
         z.writestr('two.txt', 'second entry ' * 20)
-    status, out, _ = run(capsys, 'check', os.fspath(path))
-    assert status == 0
-    assert 'no check of its own: nothing was looked at; --values' in out, out
+    assert run(capsys, 'check', os.fspath(path)) == (
+        0, 'ZipStash: 2 items, no problems\n', '')
     data = path.read_bytes()
     at = data.index(b'second entry')
     path.write_bytes(data[:at] + b'X' + data[at + 1:])  # its CRC is wrong
+    for args in (['check'], ['check', '--values']):
+        status, out, _ = run(capsys, *args, os.fspath(path))
+        assert status == 1, out
+        assert out.count("unreadable value (key 'two.txt')") == 1, out
+        assert 'no check of its own' not in out
+
+
+def test_a_zip_entry_that_declares_too_much_is_reported_not_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / 'a.zip'
+    with zipfile.ZipFile(path, 'w') as z:
+        z.writestr('huge', 'small, really')
+    declare_size(path, b'huge', 0xFFFF0000)
     status, out, _ = run(capsys, 'check', '--values', os.fspath(path))
-    assert status == 1 and "unreadable value (key 'two.txt')" in out, out
-    assert 'no check of its own: its values were read' in out
+    assert status == 1
+    assert "bad archive entry (key 'huge')" in out
+    assert 'unreadable' not in out, out
 
 
-def test_a_shelf_says_it_has_no_check_of_its_own(
+def test_a_shelf_index_is_checked_against_its_data(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = tmp_path / 'meta'
-    with shelve.open(os.fspath(base)) as shelf:
-        shelf['a'] = 1
+    write_dumb_shelf(base, {'a': 1, 'b': 'two'})
+    assert run(capsys, 'check', '--values', os.fspath(base)) == (
+        0, 'ShelveStash: 2 items, no problems\n'
+           'note: values read as pickle (sniffed; --serializer says '
+           'otherwise)\n', '')
+    with open(f'{base}.dir', 'a', encoding='latin-1') as f:
+        f.write("'c', (0, 999999)\n")  # past the end of the data
     status, out, _ = run(capsys, 'check', '--values', os.fspath(base))
-    assert status == 0 and 'a shelve stash has no check of its own' in out
+    assert status == 1
+    assert out.startswith('ShelveStash: items unknown, 1 problem\n'
+                          f'  database check failed: {base}.dir: '), out
+
+
+def _side_file(database: Path, key: str) -> Path:
+    conn = sqlite3.connect(database)
+    (name,) = conn.execute('select value from stash where key = ?',
+                           (key,)).fetchone()
+    conn.close()
+    return database.with_name(database.name + '.large') / 'stash' / name
+
+
+@pytest.mark.timeout(30)
+def test_a_sqlite_side_folder_is_checked_and_a_fifo_in_it_never_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    database = tmp_path / 'items.db'
+    with SqliteStash(database) as stash:
+        stash.dump('big', b'x' * (2 << 20))
+        stash.dump('bigger', b'y' * (3 << 20))
+    pipe = _side_file(database, 'big')
+    pipe.unlink()
+    os.mkfifo(pipe)
+    orphan = pipe.with_name('0' * 32 + '.value')
+    orphan.write_bytes(b'a value whose row never committed')
+    hour_ago = time.time() - 3600
+    os.utime(orphan, (hour_ago, hour_ago))
+    status, out, _ = run(capsys, 'check', '--values', os.fspath(database))
+    assert status == 1
+    lines = out.splitlines()
+    assert lines[0] == 'SqliteStash: 2 items, 2 problems'
+    assert sorted(lines[1:3]) == [
+        f'  file no key refers to: {orphan}: no row names it',
+        f"  not a regular file (key 'big'): {pipe}"]
+    assert lines[3:] == [
+        'note: values read as pickle (sniffed; --serializer says otherwise)']
+    status, out, _ = run(capsys, 'check', '--fix', os.fspath(database))
+    assert status == 1 and f'{orphan}: no row names it [fixed]' in out
+    assert not orphan.exists() and pipe.exists()

@@ -242,11 +242,43 @@ def test_foreign_files_and_folders_are_not_keys(
     assert stash.load('sub') is None and not stash.exists('sub')
 
 
+def test_a_symbolic_link_is_not_a_key_as_load_refuses_it(
+        stash: DirectoryStash, folder: Path, tmp_path: Path) -> None:
+    stash.dump('real', 1)
+    outside = tmp_path / 'outside.dat'
+    outside.write_bytes(pickle.dumps('secret'))
+    (folder / 'link.dat').symlink_to(outside)
+    with pytest.raises(PersistableError, match='symbolic link'):
+        stash.load('link')
+    assert not stash.exists('link') and 'link' not in stash
+    assert list(stash.keys()) == ['real'] and len(stash) == 1
+    (folder / 'sub').mkdir()  # the other way keys() lists a folder
+    assert list(stash.keys()) == ['real']
+
+
+def test_a_fifo_is_not_a_key_with_or_without_subfolders(
+        stash: DirectoryStash, folder: Path) -> None:
+    stash.dump('real', 1)
+    os.mkfifo(folder / 'pipe.dat')
+    assert list(stash.keys()) == ['real'] and not stash.exists('pipe')
+    (folder / 'sub').mkdir()
+    assert list(stash.keys()) == ['real']
+
+
+def test_a_shard_folder_that_is_a_link_holds_no_key(tmp_path: Path) -> None:
+    stash = DirectoryStash(tmp_path / 'd', shard=16)
+    stash.dump('k', 1)
+    shard = stash.key_to_path('k').parent
+    moved = tmp_path / 'elsewhere'
+    os.replace(shard, moved)
+    shard.symlink_to(moved)
+    assert not stash.exists('k') and list(stash.keys()) == []
+
+
 
 def test_keys_are_the_same_with_and_without_subfolders(
         stash: DirectoryStash, folder: Path) -> None:
-    # without a subfolder keys() takes the listdir path, with one the
-    # scandir path that tells folders from files: both must agree
+    # a folder's link count changes with a subfolder: nothing may hang on it
     for key in ('a', 'b/c', '.dot', 'x' * 300):
         stash.dump(key, key)
     (folder / 'notes.txt').touch()

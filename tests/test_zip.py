@@ -148,6 +148,49 @@ def test_a_damaged_entry_raises_corrupt_data_error_naming_it(
     assert (info.value.key, info.value.path) == ('entry', path)
 
 
+def test_an_entry_larger_than_the_read_limit_raises_naming_it(
+        tmp_path: Path) -> None:
+    path = make_zip(tmp_path / 'big.zip', {'big': b'x' * 2000,
+                                           'small': b'y' * 1000})
+    stash = ZipStash(path, read_limit=1000)
+    assert stash.load('small') == b'y' * 1000
+    with pytest.raises(CorruptDataError, match='read_limit') as info:
+        stash.load('big')
+    assert (info.value.key, info.value.path) == ('big', path)
+    assert ZipStash(path, read_limit=None).load('big') == b'x' * 2000
+
+
+def declare_size(path: Path, name: bytes, size: int) -> None:
+    """Make the central directory claim that entry ``name`` expands to
+    ``size`` bytes (its data and CRC stay as they were)."""
+    raw = bytearray(path.read_bytes())
+    at = raw.index(b'PK\x01\x02')
+    while True:
+        length = int.from_bytes(raw[at + 28:at + 30], 'little')
+        if raw[at + 46:at + 46 + length] == name:
+            raw[at + 24:at + 28] = size.to_bytes(4, 'little')
+            break
+        at = raw.index(b'PK\x01\x02', at + 4)
+    path.write_bytes(bytes(raw))
+
+
+def test_an_entry_declaring_a_huge_size_is_refused_before_it_is_read(
+        tmp_path: Path) -> None:
+    path = make_zip(tmp_path / 'liar.zip', {'liar': b'z' * 5000})
+    declare_size(path, b'liar', 0xFFFF0000)
+    with pytest.raises(CorruptDataError, match='4,294,901,760 bytes') as e:
+        ZipStash(path).load('liar')
+    assert e.value.key == 'liar'
+
+
+def test_the_read_limit_is_checked_at_construction(tmp_path: Path) -> None:
+    path = make_zip(tmp_path / 'a.zip', {'a': 'x'})
+    with pytest.raises(ValueError, match='read_limit'):
+        ZipStash(path, read_limit=0)
+    with pytest.raises(TypeError, match='read_limit'):
+        ZipStash(path, read_limit='1k')  # type: ignore[arg-type]
+
+
 def test_an_entry_that_is_not_text_in_the_encoding_raises_corrupt_data(
         tmp_path: Path) -> None:
     path = make_zip(tmp_path / 'bin.zip', {'blob': b'\xff\xfe\xfa'})
@@ -188,6 +231,8 @@ def test_pickles_by_path(archive: Path) -> None:
     copy = pickle.loads(pickle.dumps(stash))
     assert copy.load('deeper/b.txt') == 'b'
     assert (copy.path, copy.root, copy.encoding) == (archive, 'data', 'utf-8')
+    limited = pickle.loads(pickle.dumps(ZipStash(archive, read_limit=10)))
+    assert limited.read_limit == 10
 
 
 def _read_all(stash: ZipStash) -> None:

@@ -399,6 +399,11 @@ def read_file(path: str | os.PathLike[str], limit: Optional[int] = None,
         os.close(fd)
 
 
+READ_LIMIT = 1 << 26
+"""The most bytes a read of data that expands as it is read (a zip entry,
+a compressed value) gives by default (64 MiB): more than that from a small
+file is a compression bomb until the caller says otherwise."""
+
 HEAD_SIZE = 1 << 16
 """What :func:`read_head` reads at once: small files whole."""
 

@@ -3,7 +3,8 @@
 Reading a store must stay inside its folder, end, and stay small, whatever
 sits there: a FIFO or a device where a value's file should be, a symbolic
 link out of the folder (as a key's file or as a shard folder), a folder
-where a file should be, or a long key's header that claims gigabytes.  Each
+where a file should be, a long key's header that claims gigabytes, or a
+zip entry that expands to far more than the archive holds.  Each
 gets a :class:`~hutch.PersistableError` naming the key and the file -- never
 a hang, a read outside, or a ``MemoryError`` -- and ``clear()`` never
 deletes a file outside the stash.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import os
 import struct
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -218,3 +220,32 @@ def test_dump_never_writes_through_a_symlinked_shard_folder(
         stash.dump('k0', 'new')
     assert info.value.key == 'k0' and 'link' in str(info.value)
     assert sorted(os.listdir(victim)) == before
+
+
+# -- a crafted zip -------------------------------------------------------------
+
+_ZIP_LOAD = '''
+    import sys
+    from hutch import CorruptDataError, ZipStash
+    try:
+        value = ZipStash(sys.argv[1]).load('bomb.dat')
+        print('read', len(value))
+    except CorruptDataError as e:
+        print(type(e).__name__, repr(e.key), e.path)
+    print(peak_rss_kib())
+'''
+
+
+def test_a_zip_entry_that_expands_to_256_mib_is_refused_in_little_memory(
+        tmp_path: Path) -> None:
+    path = tmp_path / 'bomb.zip'
+    with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED,
+                         compresslevel=1) as z, z.open('bomb.dat', 'w') as f:
+        chunk = bytes(1 << 20)
+        for _ in range(256):
+            f.write(chunk)
+    said, rss = run_isolated(_ZIP_LOAD, os.fspath(path)).splitlines()
+    assert said == f"CorruptDataError 'bomb.dat' {path}"
+    assert int(rss) < 100_000, f'{rss} KiB'
+    record('untrusted-zip-bomb-load', max_rss_kib=int(rss), entry_mib=256,
+           zip_bytes=path.stat().st_size)

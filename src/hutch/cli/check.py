@@ -3,17 +3,22 @@
 The command face of :meth:`hutch.Stash.check` (see :mod:`hutch.stash.check`):
 a directory stash reports stale temporary files, names that decode to no
 key, what is not a regular file and files in the wrong shard; a SQLite
-stash runs SQLite's own ``quick_check``.  ``--values`` also reads every
-value, as ``hutch show`` would -- without running code from the stash, so
-a pickle is read from its opcodes, never unpickled -- and reports those
-that can't be read.  All are read with one serializer: the one given, or
-the one most of the first few values sniff as (a damaged value may sniff
-as something else).  ``--fix`` removes what is safe to remove (only what
-holds no data: stale temporary files); values are never removed.
+stash runs SQLite's own ``quick_check`` and looks at the side folder of its
+large values (stale temporary files, files no row names, rows whose file
+is missing or not a regular file).  ``--values`` also reads every value,
+as ``hutch show`` would -- without running code from the stash, so a
+pickle is read from its opcodes, never unpickled -- and reports those that
+can't be read; a key already reported is not read again.  All are read
+with one serializer: the one given, or the one most of the first few values
+sniff as (a damaged value may sniff as something else).  ``--fix`` removes
+what is safe to remove (stale temporary files, and side files no row
+names); values are never removed.  A zip's check verifies every entry's
+CRC and what its directory says of each (sizes, names); a shelf's, its
+index against its data file.
 
-A kind whose stash has no check of its own (a zip, a shelf) says so: only
-``--values`` finds damage in it.  The exit status is 1 while problems
-remain, 0 when there are none (or ``--fix`` removed them all).
+A kind whose stash had no check of its own would say so: only ``--values``
+would find damage in it.  The exit status is 1 while problems remain, 0
+when there are none (or ``--fix`` removed them all).
 """
 
 from __future__ import annotations
@@ -49,9 +54,12 @@ def _serializer(target: Target, keys: list[str]) -> Optional[str]:
 
 def _read_values(target: Target, report: CheckReport,
                  serializer: Optional[str]) -> list[str]:
-    """Read every value into ``report``'s problems; notes on how."""
+    """Read every value into ``report``'s problems (but those of the keys
+    a problem names already: a FIFO where a value's file should be is
+    never opened); notes on how."""
     notes = []
-    keys = target.keys()
+    reported = report.reported()
+    keys = [key for key in target.keys() if key not in reported]
     if serializer is None and target.serializer_hint is None and keys:
         serializer = _serializer(target, keys)
         if serializer is not None:

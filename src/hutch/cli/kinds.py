@@ -288,6 +288,9 @@ class ZipTarget(Target):
     def details(self) -> list[tuple[str, str]]:
         return [('entries', str(len(self.infos)))]
 
+    def check(self, fix: bool = False) -> CheckReport:
+        return self.stash.check(fix=fix)
+
 
 class ShelveTarget(Target):
     """A ``dbm`` shelf, read and written through
@@ -320,6 +323,9 @@ class ShelveTarget(Target):
 
     def details(self) -> list[tuple[str, str]]:
         return [('dbm', self.backend)]
+
+    def check(self, fix: bool = False) -> CheckReport:
+        return self.stash.check(fix=fix)
 
 
 TARGETS: dict[str, type[Target]] = {

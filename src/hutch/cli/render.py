@@ -23,6 +23,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, Optional
 
+from .._files import READ_LIMIT
 from .._layout import is_layout
 from ..serial import decompress_head
 from .pickled import Call, Global, PickleDict, PickleSet
@@ -34,7 +35,7 @@ __all__ = ['sniff_serializer', 'plain_bytes', 'show_key', 'human_bytes',
 SNIFF_BYTES = 1 << 20
 """How much of a value (decompressed) the sniffer looks at (1 MiB)."""
 
-SHOW_BYTES = 1 << 26
+SHOW_BYTES = READ_LIMIT
 """The most a value may decompress to for ``hutch show`` (64 MiB)."""
 
 MAX_DEPTH = 100

@@ -151,6 +151,23 @@ class SafeDumbDatabase(MutableMapping[bytes, bytes]):
         self._verify_open()
         return list(self._index)
 
+    def overlaps(self) -> list[tuple[bytes, bytes]]:
+        """Pairs of keys whose values share bytes of ``.dat`` (the first
+        one's starts first): values are only appended, each in its own
+        bytes, so such a pair is an index that was damaged or edited.  One
+        sort of the index; no value is read."""
+        self._verify_open()
+        spans = sorted((pos, pos + size, key)
+                       for key, (pos, size) in self._index.items() if size)
+        pairs = []
+        reach, owner = -1, b''
+        for start, end, key in spans:
+            if start < reach:
+                pairs.append((owner, key))
+            if end > reach:
+                reach, owner = end, key
+        return pairs
+
     def __enter__(self) -> SafeDumbDatabase:
         return self
 

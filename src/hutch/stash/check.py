@@ -3,11 +3,11 @@
 A store that lived through crashes, copies and hand edits may hold things
 that are not data: temporary files of writers that were killed, files whose
 names decode to no key, a folder or a pipe where a value's file should be,
-values that no longer deserialize, a database that fails SQLite's own
-check.  ``stash.check()`` lists them; ``stash.check(fix=True)`` also removes
-what is safe to remove -- only what holds no data (stale temporary files).
-Values are never deleted: an unreadable value is reported, for a person to
-decide.
+files of values no key refers to any more, values that no longer
+deserialize, a database that fails SQLite's own check.  ``stash.check()``
+lists them; ``stash.check(fix=True)`` also removes what is safe to remove
+-- stale temporary files, and files no key refers to (orphans) -- never a
+key's value: an unreadable value is reported, for a person to decide.
 
 Reading a value may run code (a pickle), so values are read only when asked
 (``values=True``); the other checks look at names and file types alone.
@@ -34,7 +34,8 @@ from .._keys import FileNames
 from ..errors import PersistableError
 
 __all__ = ['Problem', 'CheckReport', 'STALE_TEMP', 'UNREADABLE',
-           'UNDECODABLE_NAME', 'NOT_A_FILE', 'MISPLACED', 'DATABASE']
+           'UNDECODABLE_NAME', 'NOT_A_FILE', 'MISPLACED', 'DATABASE',
+           'ORPHAN', 'MISSING_FILE', 'BAD_ENTRY']
 
 #: a temporary file left by a writer that is gone (removed by ``fix``)
 STALE_TEMP = 'stale temporary file'
@@ -48,6 +49,12 @@ NOT_A_FILE = 'not a regular file'
 MISPLACED = 'file in the wrong shard'
 #: the store's own consistency check failed
 DATABASE = 'database check failed'
+#: a file that holds a value no key refers to any more (removed by ``fix``)
+ORPHAN = 'file no key refers to'
+#: a key whose value's file is gone (reported, never removed)
+MISSING_FILE = "value's file missing"
+#: an entry of an archive that can't be one of its keys' values
+BAD_ENTRY = 'bad archive entry'
 
 #: a temporary file untouched this long belongs to no live writer (a
 #: writer in progress keeps its file's modification time fresh)
@@ -78,8 +85,8 @@ class CheckReport:
 
     #: what was checked (a stash's class name)
     stash: str
-    #: the items looked at
-    items: int = 0
+    #: the items looked at; ``None`` when they could not be counted
+    items: Optional[int] = 0
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -87,8 +94,13 @@ class CheckReport:
         """Whether nothing is left to fix."""
         return all(p.fixed for p in self.problems)
 
+    def reported(self) -> set[str]:
+        """The keys a problem names: a check reads their values no more."""
+        return {p.key for p in self.problems if p.key is not None}
+
     def __str__(self) -> str:
-        items = f'{self.items} item' + ('' if self.items == 1 else 's')
+        items = 'items unknown' if self.items is None else \
+            f'{self.items} item' + ('' if self.items == 1 else 's')
         if not self.problems:
             return f'{self.stash}: {items}, no problems'
         lines = [f'{self.stash}: {items}, {len(self.problems)} problem' +
@@ -127,10 +139,13 @@ class FileLayout(Readable, Protocol):
 
 def check_values(stash: Readable, report: CheckReport, values: bool) -> None:
     """Count ``stash``'s keys into ``report``; with ``values``, read each
-    and report the ones that fail."""
+    and report the ones that fail -- all but those a problem already names
+    (a value whose file is a FIFO is never opened)."""
+    skip = report.reported() if values else set()
+    count = 0
     for key in stash.keys():
-        report.items += 1
-        if values:
+        count += 1
+        if values and key not in skip:
             try:
                 stash.lookup(key)
             except PersistableError as e:
@@ -138,6 +153,7 @@ def check_values(stash: Readable, report: CheckReport, values: bool) -> None:
                 report.problems.append(Problem(
                     UNREADABLE, '' if path is None else str(path), key,
                     str(e)))
+    report.items = (report.items or 0) + count
 
 
 def check_files(stash: FileLayout, fix: bool,
@@ -146,10 +162,10 @@ def check_files(stash: FileLayout, fix: bool,
     report = CheckReport(type(stash).__name__)
     now = time.time()
     for folder, shard in _folders(stash):
-        for entry in _entries(folder):
+        for entry in entries(folder):
             problem = _look_at(stash, entry, shard, now)
             if problem is not None:
-                report.problems.append(_fixed(problem) if fix and
+                report.problems.append(removed(problem) if fix and
                                        problem.kind == STALE_TEMP else problem)
     check_values(stash, report, values)
     return report
@@ -163,10 +179,11 @@ def _folders(stash: FileLayout) -> Iterator[tuple[str, Optional[str]]]:
             yield sub.path, sub.name
 
 
-def _entries(folder: str) -> list[os.DirEntry[str]]:
+def entries(folder: str) -> list[os.DirEntry[str]]:
+    """What ``folder`` holds, from one scan; nothing when it is gone."""
     try:
-        with os.scandir(folder) as entries:
-            return list(entries)
+        with os.scandir(folder) as listing:
+            return list(listing)
     except (FileNotFoundError, NotADirectoryError):
         return []
 
@@ -176,8 +193,8 @@ def _look_at(stash: FileLayout, entry: os.DirEntry[str],
     name = entry.name
     info = entry.stat(follow_symlinks=False)
     if is_temp_name(name):
-        if stat.S_ISREG(info.st_mode) and now - info.st_mtime < STALE_AFTER:
-            return None  # a write in progress
+        if in_progress(info, now):
+            return None
         return Problem(STALE_TEMP, entry.path)
     prefix, suffix = stash._prefix, stash._suffix
     if not (name.startswith(prefix) and name.endswith(suffix)) or \
@@ -195,7 +212,15 @@ def _look_at(stash: FileLayout, entry: os.DirEntry[str],
     return None
 
 
-def _fixed(problem: Problem) -> Problem:
+def in_progress(info: os.stat_result, now: float) -> bool:
+    """Whether a file that is not (yet) data, of status ``info``, may be
+    a write in progress: a regular file touched within :data:`STALE_AFTER`
+    seconds."""
+    return stat.S_ISREG(info.st_mode) and now - info.st_mtime < STALE_AFTER
+
+
+def removed(problem: Problem) -> Problem:
+    """``problem`` fixed by removing its file (or saying why it can't)."""
     try:
         os.unlink(problem.path)
     except FileNotFoundError:

@@ -30,11 +30,12 @@ from typing import Any, Optional, TypeVar, Union
 from .. import _process
 from .._files import check_path, remove_stale_temps
 from .._keys import key_type_error, unencodable_key_error
-from ..errors import PersistableError
+from ..errors import CorruptDataError, PersistableError
 from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING
 from . import _shelf
 from .base import CloseableStash, _PicklesByArguments
+from .check import DATABASE, CheckReport, Problem, check_values
 
 __all__ = ['ShelveStash', 'shelve']
 
@@ -317,6 +318,30 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
 
         self._run(True, op, None)
 
+    def check(self, fix: bool = False, values: bool = False) -> CheckReport:
+        """The shelf's index against its data file: an index that can't be
+        read (an entry pointing past the end of the data, a line cut short)
+        and, for the ``dbm.dumb`` format, records that overlap; with
+        ``values`` also the values that can't be read.  Nothing here is
+        safe to remove: ``fix`` changes nothing.
+        """
+        report = CheckReport(type(self).__name__)
+        none: list[tuple[bytes, bytes]] = []
+        try:
+            overlaps = self._run(False, _overlaps, none)
+        except CorruptDataError as e:
+            report.items = None
+            report.problems.append(Problem(
+                DATABASE, str(e.path or self.path), None, e.msg))
+            return report
+        where = f'{self.path}.dat'
+        report.problems.extend(Problem(
+            DATABASE, where, later.decode('utf-8', 'replace'),
+            f'its record overlaps that of {first.decode("utf-8", "replace")!r}')
+            for first, later in overlaps)
+        check_values(self, report, values)
+        return report
+
     def keys(self) -> list[str]:
         return self._run(False, lambda shelf: list(shelf.keys()), [])
 
@@ -350,6 +375,13 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({str(self.path)!r})'
+
+
+def _overlaps(shelf: _shelf._Shelf) -> list[tuple[bytes, bytes]]:
+    """The keys whose records overlap, in a ``dbm.dumb`` shelf (no other
+    back end tells where its records are)."""
+    overlaps = getattr(shelf.dict, 'overlaps', None)
+    return [] if overlaps is None else list(overlaps())
 
 
 @contextmanager

@@ -68,8 +68,9 @@ from ..serial import SerializerSpec, get_serializer
 from ..util import MISSING, check_seconds, chunks
 from ._side import SideFiles, is_large, side_folder
 from ._sqlite_bounds import Bounds
+from ._sqlite_check import check_database
 from .base import CloseableStash, _PicklesByArguments
-from .check import DATABASE, CheckReport, Problem, check_values
+from .check import CheckReport
 
 __all__ = ['SqliteStash', 'connect_read_only']
 
@@ -95,7 +96,6 @@ SQL_ITEMS_AFTER = ('SELECT key, value FROM "{table}" WHERE key > ? '
 SQL_JOURNAL_MODE = 'PRAGMA journal_mode'
 SQL_WAL = 'PRAGMA journal_mode = WAL'
 SQL_SYNCHRONOUS = 'PRAGMA synchronous = NORMAL'
-SQL_QUICK_CHECK = 'PRAGMA quick_check'
 SQL_NO_WAIT = 'PRAGMA busy_timeout = 0'
 SQL_CHECKPOINT = 'PRAGMA wal_checkpoint(TRUNCATE)'
 # Large values: their rows hold the name of a side file, as text.  The
@@ -687,21 +687,16 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         self._remove_orphans()
 
     def check(self, fix: bool = False, values: bool = False) -> CheckReport:
-        """SQLite's own ``quick_check`` of the database file, and with
-        ``values`` the rows whose value can't be read.  Nothing here is
-        safe to remove, so ``fix`` changes nothing."""
-        report = CheckReport(type(self).__name__)
-        if not self.path.exists():
-            return report
-        try:
-            rows = self._cursor().execute(SQL_QUICK_CHECK).fetchall()
-        except sqlite3.Error as e:
-            rows = [(str(e),)]
-        report.problems.extend(Problem(DATABASE, str(self.path), None, row[0])
-                               for row in rows if row[0] != 'ok')
-        if not report.problems:
-            check_values(self, report, values)
-        return report
+        """SQLite's own ``quick_check`` of the database file; then the side
+        folder of large values: stale temporary files, files no row names
+        (orphans) and rows whose file is missing or not a regular file;
+        with ``values`` also the rows whose value can't be read.  ``fix``
+        removes stale temporary files and orphans, holding the write lock
+        (see :mod:`hutch.stash._sqlite_check`).
+
+        :raises PersistableError: for ``fix`` on a read-only stash
+        """
+        return check_database(self, fix, values)
 
     def clear(self) -> None:
         """Delete every row of the table (the file and table remain), and

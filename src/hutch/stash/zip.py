@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from .. import _process
-from .._files import check_path
+from .._files import READ_LIMIT, check_path
 from .._keys import key_type_error
 from ..errors import BadValueError, CorruptDataError, PersistableError
-from ..util import MISSING
+from ..util import MISSING, check_int
+from ._zip_check import check_archive
 from .base import CloseableStash, ReadOnlyStash, _PicklesByArguments
+from .check import CheckReport
 
 __all__ = ['ZipStash']
 
@@ -49,6 +51,11 @@ class ZipStash(_PicklesByArguments, ReadOnlyStash, CloseableStash):
         (``'data/corpus'``: no ``/`` at either end); the whole archive when
         ``None``
     :param encoding: decode entries with this encoding; bytes when ``None``
+    :param read_limit: the most bytes a read of one entry gives (64 MiB
+        unless given; ``None``: no limit).  An archive of a few kilobytes
+        can hold an entry that expands to gigabytes, so a larger entry
+        raises :class:`~hutch.CorruptDataError` naming it, before any of
+        it is read.
 
     :raises BadValueError: (a :class:`~hutch.errors.PersistableError` and
         a ``ValueError``) when ``root`` starts or ends with ``/``, as the
@@ -68,12 +75,15 @@ class ZipStash(_PicklesByArguments, ReadOnlyStash, CloseableStash):
     """
 
     #: pickled by path, never by open archive
-    _PICKLED = ('_path', 'root', 'encoding', 'strict')
+    _PICKLED = ('_path', 'root', 'encoding', 'strict', 'read_limit')
 
     def __init__(self, path: Union[str, os.PathLike[str]],
                  root: Optional[str] = None,
-                 encoding: Optional[str] = None) -> None:
+                 encoding: Optional[str] = None,
+                 read_limit: Optional[int] = READ_LIMIT) -> None:
         path = check_path(path)
+        if read_limit is not None:
+            check_int(read_limit, 'read_limit', low=1)
         if root is not None:
             if not isinstance(root, str):
                 raise TypeError(f'root must be a str or None, got {root!r}')
@@ -93,6 +103,7 @@ class ZipStash(_PicklesByArguments, ReadOnlyStash, CloseableStash):
         self._path = Path(path)
         self.root = root
         self.encoding = encoding
+        self.read_limit = read_limit
         self._setup()
 
     @property
@@ -138,13 +149,31 @@ class ZipStash(_PicklesByArguments, ReadOnlyStash, CloseableStash):
         except (zipfile.BadZipFile, OSError, EOFError) as e:
             raise PersistableError(
                 f'cannot read zip file: {e}', path=self.path) from e
-        prefix, n = self._prefix, len(self._prefix)
-        entries = {
-            info.filename[n:]: info for info in archive.infolist()
-            if info.filename.startswith(prefix) and not info.is_dir()
-            and len(info.filename) > n}
+        entries = {key: info for info in archive.infolist()
+                   if (key := self._key_of(info)) is not None}
         logger.debug('opened %s: %d entries', self.path, len(entries))
         return archive, entries
+
+    def _key_of(self, info: zipfile.ZipInfo) -> Optional[str]:
+        """The key of entry ``info``; ``None`` for a folder, or an entry
+        outside :attr:`root`."""
+        name, n = info.filename, len(self._prefix)
+        if not name.startswith(self._prefix) or info.is_dir() or \
+                len(name) <= n:
+            return None
+        return name[n:]
+
+    def check(self, fix: bool = False, values: bool = False) -> CheckReport:
+        """The archive's CRCs and directory, below :attr:`root`: entries
+        that don't read back whole, declare more than :attr:`read_limit`
+        or run past the end of the file, names that occur twice or are cut
+        at a NUL byte; with ``values`` also entries not in the
+        :attr:`encoding` (see :mod:`hutch.stash._zip_check`).  The archive
+        is read-only: ``fix`` changes nothing.
+
+        :raises PersistableError: when the file is missing or no zip
+        """
+        return check_archive(self, values)
 
     def close(self) -> None:
         """Close the archive; the next read opens it again."""
@@ -173,12 +202,7 @@ class ZipStash(_PicklesByArguments, ReadOnlyStash, CloseableStash):
         info = entries.get(name)
         if info is None:
             return MISSING
-        try:
-            data = archive.read(info)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError,
-                NotImplementedError) as e:
-            raise CorruptDataError(f'cannot read zip entry: {e}',
-                                   key=name, path=self.path) from e
+        data = self._read_entry(archive, info, name)
         if self.encoding is None:
             return data
         try:
@@ -187,6 +211,28 @@ class ZipStash(_PicklesByArguments, ReadOnlyStash, CloseableStash):
             raise CorruptDataError(
                 f'entry is not {self.encoding} text: {e}',
                 key=name, path=self.path) from e
+
+    def _read_entry(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
+                    name: str) -> bytes:
+        """The bytes of entry ``info`` (of key ``name``), refused when it
+        declares more than :attr:`read_limit` (:mod:`zipfile` reads no
+        more than an entry declares: data that expands past it fails its
+        CRC check)."""
+        limit = self.read_limit
+        if limit is not None and info.file_size > limit:
+            raise self._too_large(name, info.file_size)
+        try:
+            return archive.read(info)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError,
+                NotImplementedError) as e:
+            raise CorruptDataError(f'cannot read zip entry: {e}',
+                                   key=name, path=self.path) from e
+
+    def _too_large(self, name: str, size: int) -> CorruptDataError:
+        return CorruptDataError(
+            f'the zip entry expands to {size:,} bytes, more than read_limit '
+            f'({self.read_limit:,} bytes); give ZipStash a larger '
+            'read_limit to read it', key=name, path=self.path)
 
     def exists(self, name: str) -> bool:
         if not isinstance(name, str):
