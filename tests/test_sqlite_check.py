@@ -161,3 +161,24 @@ def test_a_failed_database_check_does_not_claim_zero_items(
     assert report.problems[0].kind == DATABASE
     assert report.items is None  # the rows can't be counted either
     assert str(report).startswith('SqliteStash: items unknown, ')
+
+
+@pytest.mark.timeout(30)
+def test_loading_a_value_whose_side_file_is_a_fifo_raises_never_waits(
+        stash: SqliteStash) -> None:
+    pipe = side_file(stash, 'big')
+    pipe.unlink()
+    os.mkfifo(pipe)
+    with pytest.raises(PersistableError) as caught:
+        stash.load('big')
+    assert caught.value.key == 'big' and str(pipe) in str(caught.value)
+
+
+def test_loading_a_value_whose_side_file_is_a_link_raises_never_follows(
+        stash: SqliteStash, tmp_path: Path) -> None:
+    link = side_file(stash, 'big')
+    os.replace(link, tmp_path / 'elsewhere')
+    link.symlink_to(tmp_path / 'elsewhere')
+    with pytest.raises(PersistableError) as caught:
+        stash.load('big')
+    assert caught.value.key == 'big'

@@ -37,7 +37,7 @@ from .errors import (
 __all__ = ['TEMP_SUFFIX', 'check_path', 'check_folder', 'path_type_error',
            'is_temp_name', 'temp_target', 'temp_name',
            'atomic_write', 'atomic_writer', 'read_file', 'read_head',
-           'open_folder', 'remove_stale_temps', 'finished_temp']
+           'open_regular', 'open_folder', 'remove_stale_temps', 'finished_temp']
 
 TEMP_SUFFIX = '.hutch-tmp'
 """Every temporary file hutch writes is a dot-file ending in this suffix."""
@@ -436,6 +436,19 @@ def read_head(path: str | os.PathLike[str], size: int = HEAD_SIZE,
     except BaseException:
         os.close(fd)
         raise
+
+
+def open_regular(path: str | os.PathLike[str]) -> io.FileIO:
+    """The regular file at ``path``, open for reading (unbuffered): what
+    :func:`read_file` reads, never through a symbolic link and never
+    waiting on a FIFO.  The caller closes it.
+
+    :raises ForeignFileError: for a link, FIFO, device or socket
+    :raises IsADirectoryError: for a folder
+    :raises FileNotFoundError: and the other errors of :func:`os.open`
+    """
+    fd, _ = _open_regular(path)
+    return io.FileIO(fd, 'rb', closefd=True)
 
 
 @contextmanager

@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .._files import atomic_write, is_temp_name
+from .._files import atomic_write, is_temp_name, open_regular
 from .._layout import Chunk
 
 __all__ = ['SideFiles', 'LARGE', 'is_large', 'side_folder']
@@ -87,11 +87,13 @@ class SideFiles:
         return os.path.join(self._dir, name)
 
     def open(self, name: str) -> Any:
-        """Side file ``name``, open for reading (unbuffered).
+        """Side file ``name``, open for reading (unbuffered): a regular
+        file, never reached through a link nor waited on as a FIFO.
 
         :raises FileNotFoundError: when it is gone
+        :raises ForeignFileError: when something else stands in its place
         """
-        return open(self.path_of(name), 'rb', buffering=0)
+        return open_regular(self.path_of(name))
 
     def remove(self, names: Iterable[str]) -> None:
         """Remove the side files ``names`` (those already gone are fine)."""

@@ -60,6 +60,7 @@ from .._layout import Chunk
 from ..errors import (
     CorruptDataError,
     DiskFullError,
+    ForeignFileError,
     PersistableError,
     deserialize_error,
     serialize_error,
@@ -573,6 +574,11 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
                 continue
             except ValueError as e:
                 raise deserialize_error(e, name, self.path) from e
+            except (ForeignFileError, IsADirectoryError) as e:
+                raise ForeignFileError(
+                    'no regular file where the side file of the value '
+                    'should be', key=name, path=self._side.path_of(file)
+                ) from e
             with f:
                 try:
                     return self.serializer.read(f, self.mmap)
