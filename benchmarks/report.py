@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import disk
 from .growth import Growth
 from .harness import HUTCH, CaseResult, Config, Note
 from .targets import TargetResult
@@ -36,8 +37,8 @@ def fmt_time(seconds: float) -> str:
     raise AssertionError('unreachable')
 
 
-def machine() -> dict[str, Any]:
-    """What the figures were measured on."""
+def machine(folder: Path) -> dict[str, Any]:
+    """What the figures were measured on, the stores living in ``folder``."""
     cpu = platform.processor() or platform.machine()
     try:
         with open('/proc/cpuinfo') as f:
@@ -54,7 +55,8 @@ def machine() -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return {'platform': platform.platform(), 'cpu': cpu, 'cores': os.cpu_count(),
-            'python': sys.version.split()[0], 'packages': versions}
+            'python': sys.version.split()[0], 'packages': versions,
+            'disk': disk.describe(folder)}
 
 
 def _load(load: Any) -> str:
@@ -172,7 +174,8 @@ def to_markdown(path: Path, chart: str, cfg: Config, results: list[CaseResult],
         'after (1, 5, 15 min).', '',
         f'Machine: {m["cpu"]}, {m["cores"]} cores, {m["platform"]}, '
         f'Python {m["python"]}. Packages: '
-        + ', '.join(f'{k} {v}' for k, v in m['packages'].items() if v) + '.', '',
+        + ', '.join(f'{k} {v}' for k, v in m['packages'].items() if v) + '.'
+        + (f' Stores on: {m["disk"]}.' if m.get('disk') else ''), '',
         '## Method', '',
         METHOD.format(rounds=cfg.rounds, sample=cfg.sample, min_round=cfg.min_round,
                       write_sample=cfg.write_sample, value=cfg.value_bytes),
