@@ -145,7 +145,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     meta = {'started': started, 'seconds': time.perf_counter() - t0,
             'load_before': load_before, 'load_after': os.getloadavg(),
-            'quick': cfg.quick, 'machine': report.machine()}
+            'quick': cfg.quick, 'machine': report.machine(workdir)}
     write_reports(args.docs, cfg, results, targets, notes, meta)
     print(f'\nwrote {args.docs}/benchmarks.{{md,json,png}} in {meta["seconds"]:.0f} s')
     return 0

@@ -14,8 +14,8 @@ from types import ModuleType
 
 import pytest
 
+from benchmarks import disk, harness, latency, report
 from benchmarks import growth as growth_module
-from benchmarks import harness, latency, report
 from benchmarks.growth import growth
 from benchmarks.harness import (
     HUTCH,
@@ -151,7 +151,8 @@ def test_runner_writes_json_and_markdown_with_every_target(tmp_path: Path) -> No
     with open(tmp_path / 'log', 'w') as log:
         results, targets, notes = run(cfg, out=log, areas={'toy': toy})
     meta = {'started': 'now', 'seconds': 1.0, 'quick': True, 'machine': {
-        'cpu': 'cpu', 'cores': 2, 'platform': 'p', 'python': '3', 'packages': {}}}
+        'cpu': 'cpu', 'cores': 2, 'platform': 'p', 'python': '3', 'packages': {},
+        'disk': 'ext4 on /dev/x, no journal'}}
     write_reports(tmp_path / 'docs', cfg, results, targets, notes, meta,
                   with_chart=False)
     data = json.loads((tmp_path / 'docs' / 'benchmarks.json').read_text())
@@ -159,9 +160,41 @@ def test_runner_writes_json_and_markdown_with_every_target(tmp_path: Path) -> No
     assert [r['op'] for r in data['results']] == ['load']
     assert len(data['targets']) == len(TARGETS)
     assert 'toy/w: a note' in page and '## Targets' in page
+    assert 'Stores on: ext4 on /dev/x, no journal.' in page
 
 
-@pytest.mark.parametrize('module', [harness, growth_module, latency, report])
+def _mounts(tmp_path: Path, *lines: str) -> Path:
+    table = tmp_path / 'mounts'
+    table.write_text(''.join(line + '\n' for line in lines))
+    return table
+
+
+def test_the_disk_is_the_mount_with_the_longest_matching_point(tmp_path: Path) -> None:
+    table = _mounts(tmp_path, '/dev/a / ext4 rw 0 0', '/dev/b /data xfs rw 0 0',
+                    '/dev/c /data/deep btrfs rw,discard 0 0',
+                    '/dev/d /database ext4 rw 0 0')
+    assert disk.describe('/data/x/y', table) == 'xfs on /dev/b'
+    assert disk.describe('/data/deep', table) == 'btrfs on /dev/c, mounted with discard'
+    assert disk.describe('/datab', table) == 'ext4 on /dev/a'
+
+
+def test_an_ext4_without_a_journal_says_so(tmp_path: Path) -> None:
+    table = _mounts(tmp_path, '/dev/vda / ext4 rw,relatime,discard 0 0',
+                    '/dev/loop0 /mnt ext4 rw 0 0')
+    for device, task in (('vda', '<none>'), ('loop0', '1234')):
+        (tmp_path / device).mkdir()
+        (tmp_path / device / 'journal_task').write_text(task + '\n')
+    assert disk.describe('/srv', table, tmp_path) == \
+        'ext4 on /dev/vda, no journal, mounted with discard'
+    assert disk.describe('/mnt/x', table, tmp_path) == 'ext4 on /dev/loop0'
+
+
+def test_an_unreadable_mount_table_gives_unknown(tmp_path: Path) -> None:
+    assert disk.describe('/', tmp_path / 'absent') == 'unknown'
+
+
+@pytest.mark.parametrize('module', [harness, growth_module, report, disk,
+                                    latency])
 def test_the_examples_in_the_benchmark_modules_run(module: ModuleType) -> None:
     failed, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert failed == 0
