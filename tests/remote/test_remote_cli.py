@@ -126,6 +126,19 @@ def test_clear_asks_unless_yes_and_stays_under_the_prefix(
     assert stash.keys() == [] and sibling.keys() == ['a']
 
 
+def test_a_shelf_beside_the_objects_is_never_a_key(
+        memory_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    raw = DirectoryStash(memory_url, pattern='{name}', serializer='bytes')
+    raw.dump('meta.dat', b'shelf data')
+    raw.dump('meta.dir', b"'k', (0, 10)\n")
+    raw.dump('k.dat', b'\x80\x05K\x01.')
+    assert run(capsys, 'ls', memory_url) == (0, 'k\n', '')
+    code, out, _ = run(capsys, 'info', memory_url)
+    assert 'meta, a dbm shelf, not a key' in out
+    assert run(capsys, 'clear', '--yes', memory_url)[1] == 'removed 1 key\n'
+    assert sorted(raw.keys()) == ['meta.dat', 'meta.dir']
+
+
 def test_check_reports_the_remote_stash_check(
         memory_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     stash = DirectoryStash(memory_url, serializer='bytes')
@@ -204,6 +217,10 @@ def test_s3_ls_info_rm_clear(s3_server: S3Server, s3_url: str,
     stash.dump('b', 2)
     options = ['--storage-options', json.dumps(s3_server.storage_options)]
     assert run(capsys, 'ls', s3_url, *options) == (0, 'a\nb\n', '')
+    code, out, _ = run(capsys, 'ls', '-l', s3_url, *options)
+    sizes_times = [line.split()[:2] for line in out.splitlines()]
+    assert code == 0 and all(size.isdigit() and day[:2] == '20'
+                             for size, day in sizes_times), out
     code, out, _ = run(capsys, 'info', s3_url, *options)
     assert code == 0 and f'url         {s3_url}\n' in out
     assert SECRET not in out
