@@ -19,13 +19,15 @@ from __future__ import annotations
 import dbm
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Optional
 
 from ..stash._shelf import backend_of
 from .targets import DEFAULT_PATTERN, Options, TargetError
 
-__all__ = ['detect_kind', 'shard_folders', 'shelf_base', 'shelf_files_base']
+__all__ = ['detect_kind', 'shard_folders', 'shard_names', 'shelf_base',
+           'shelf_files_base']
 
 SQLITE_HEADER = b'SQLite format 3\x00'
 ZIP_HEADERS = (b'PK\x03\x04', b'PK\x05\x06')
@@ -42,16 +44,26 @@ def _pattern_suffix(pattern: str) -> str:
 
 
 def shard_folders(path: Path) -> list[str]:
-    """The names of a sharded directory stash's shard folders, if it is one.
+    """The names of the shard folders of a sharded directory stash in the
+    local folder ``path``, if it is one (see :func:`shard_names`)."""
+    with os.scandir(path) as it:
+        entries = [(e.name, e.is_dir()) for e in it]
+    return shard_names([n for n, is_dir in entries if not is_dir],
+                       [n for n, is_dir in entries if is_dir])
+
+
+def shard_names(files: Iterable[str], folders: Iterable[str]) -> list[str]:
+    """The shard folders among ``folders``, if a folder holding ``files``
+    and ``folders`` is a sharded directory stash.
 
     Shard folders are named by a hex number, all of one width; a folder
-    holding anything else is not sharded.
+    holding anything else (but hidden names) is not sharded.
+
+    >>> shard_names([], ['00', '01', '0a']), shard_names(['x.dat'], ['00'])
+    (['00', '01', '0a'], [])
     """
-    with os.scandir(path) as it:
-        entries = [(e.name, e.is_dir()) for e in it
-                   if not e.name.startswith('.')]
-    names = [n for n, is_dir in entries if is_dir]
-    if not names or len(names) != len(entries) or \
+    names = [n for n in folders if not n.startswith('.')]
+    if not names or any(not n.startswith('.') for n in files) or \
             len({len(n) for n in names}) != 1 or \
             not all(c in '0123456789abcdef' for n in names for c in n):
         return []

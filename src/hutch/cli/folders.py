@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -33,8 +33,8 @@ from .._files import is_temp_name
 from .detect import shard_folders
 from .targets import DEFAULT_PATTERN, TargetError
 
-__all__ = ['FolderLayout', 'NoPattern', 'folder_layout',
-           'pattern_of']
+__all__ = ['FolderLayout', 'NoPattern', 'data_names', 'folder_layout',
+           'layout_of', 'pattern_of', 'shard_count']
 
 _SHELF_ENDS = ('.dat', '.dir', '.bak')  # the files of a dbm.dumb shelf
 
@@ -92,13 +92,22 @@ def pattern_of(names: Sequence[str]) -> str:
     return '{name}' + _escaped(tail[dot:])
 
 
+def data_names(names: Iterable[str]) -> list[str]:
+    """Those of ``names`` that could hold data: not temporary files, not
+    hidden ones (a key never starts a name with a dot).
+
+    >>> data_names(['a.dat', '.hidden', '.b.dat.12.0.hutch-tmp'])
+    ['a.dat']
+    """
+    return [n for n in names if not n.startswith('.') and
+            not is_temp_name(n)]
+
+
 def _files(folder: Path) -> list[str]:
-    """The names of the regular files in ``folder`` that could hold data
-    (not temporary files, not hidden ones: a key never starts a name with
-    a dot)."""
+    """The names of the regular files in ``folder`` that could hold data."""
     with os.scandir(folder) as it:
-        return [e.name for e in it if not e.name.startswith('.') and
-                not is_temp_name(e.name) and e.is_file(follow_symlinks=False)]
+        return data_names(e.name for e in it
+                          if e.is_file(follow_symlinks=False))
 
 
 def _shelves(names: Sequence[str]) -> tuple[str, ...]:
@@ -121,33 +130,55 @@ def _advice(error: NoPattern) -> str:
     return f"give the file name pattern, e.g. --pattern '{error.suggested}'"
 
 
-def folder_layout(path: Path, pattern: Optional[str] = None) -> FolderLayout:
-    """The layout of the directory stash in the folder ``path``.
+def _joined(where: str | os.PathLike[str], name: str) -> str:
+    return f'{os.fspath(where).rstrip("/")}/{name}'
 
+
+def folder_layout(path: Path, pattern: Optional[str] = None) -> FolderLayout:
+    """The layout of the directory stash in the local folder ``path`` (see
+    :func:`layout_of`)."""
+    shards = shard_folders(path)
+    subfolders = not shards and any(
+        p.is_dir() for p in path.iterdir() if not p.name.startswith('.'))
+    return layout_of(_files(path), {s: _files(path / s) for s in shards},
+                     subfolders, path, pattern)
+
+
+def layout_of(top: Sequence[str], shards: Mapping[str, Sequence[str]],
+              subfolders: bool, where: str | os.PathLike[str],
+              pattern: Optional[str] = None) -> FolderLayout:
+    """The layout of a directory stash, from the names in its folder: the
+    one rule for a local folder and a prefix on object storage.
+
+    >>> layout_of(['a.json', 'b.json'], {}, False, 's3://b/p').pattern
+    '{name}.json'
+
+    :param top: the names of the data files right in the folder
+        (:func:`data_names`)
+    :param shards: for a sharded stash, each shard folder's data file names
+    :param subfolders: whether the folder, not sharded, holds folders
+    :param where: the folder or URL, for messages
     :param pattern: the pattern the command was given; ``None`` to work it
         out (``{name}.dat`` when any file ends in ``.dat``, or the folder
         holds none yet)
     :raises TargetError: when the folder holds no data files that fit, with
         the option that opens it
     """
-    shards = shard_folders(path)
-    top = _files(path)
     shelves = _shelves(top)
     taken = {f'{s}{end}' for s in shelves for end in _SHELF_ENDS}
     names = [n for n in top if n not in taken]
-    for shard in shards:
-        names.extend(_files(path / shard))
+    for found in shards.values():
+        names.extend(found)
     if not names:
         if shelves:
-            where = ', '.join(os.fspath(path / s) for s in shelves)
+            shown = ', '.join(_joined(where, s) for s in shelves)
             raise TargetError(
                 f'a folder holding a dbm shelf, not a directory stash: open '
-                f'the shelf with hutch ls {where}', path=path)
-        if not shards and any(p.is_dir() for p in path.iterdir()
-                              if not p.name.startswith('.')):
+                f'the shelf with hutch ls {shown}', path=where)
+        if not shards and subfolders:
             raise TargetError('a folder of folders with no data files, not a '
                               'directory stash: give one of its folders',
-                              path=path)
+                              path=where)
         return FolderLayout(pattern or DEFAULT_PATTERN, shelves=shelves)
     if pattern is not None:
         if any(_matches(n, pattern) for n in names):
@@ -157,11 +188,38 @@ def folder_layout(path: Path, pattern: Optional[str] = None) -> FolderLayout:
         except NoPattern as e:
             advice = f'{e}; {_advice(e)}'
         raise TargetError(f'no file in this folder is named like {pattern!r}'
-                          f' ({advice})', path=path)
+                          f' ({advice})', path=where)
     if any(n.endswith('.dat') for n in names):
         return FolderLayout(DEFAULT_PATTERN, shelves=shelves)
     try:
         return FolderLayout(pattern_of(names), inferred=True, shelves=shelves)
     except NoPattern as e:
         raise TargetError(f'no file name pattern to take: {e}; {_advice(e)}',
-                          path=path) from None
+                          path=where) from None
+
+
+def shard_count(shards: Mapping[str, Sequence[str]], pattern: str,
+                keys_with: Callable[[int], int],
+                where: str | os.PathLike[str]) -> int:
+    """The shard count a sharded folder was written with.
+
+    A key lives in shard folder ``crc32(key) % count``, so only the right
+    count takes every data file for a key: the likely counts are tried.
+
+    :param shards: each shard folder's data file names
+    :param keys_with: how many keys the stash lists with a shard count
+    :raises TargetError: when no count takes every file
+    """
+    suffix = pattern.rpartition('{name}')[2]
+    files = sum(1 for names in shards.values() for f in names
+                if f.endswith(suffix))
+    width = len(next(iter(shards)))
+    top = 1 << (4 * width)
+    low = max(int(n, 16) for n in shards) + 1
+    candidates = sorted({top, max(low, 2)} | {
+        1 << i for i in range(1, 4 * width + 1) if low <= 1 << i <= top})
+    for count in candidates:
+        if keys_with(count) == files:
+            return count
+    raise TargetError('a sharded directory stash whose shard count could '
+                      'not be worked out; give --shard N', path=where)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 from .._files import is_temp_name
+from .._urls import is_remote
 from ..stash._shelf import backend_of
 from ..stash._side import side_folder
 from ..stash.check import CheckReport
@@ -34,7 +35,7 @@ from .detect import (
     shelf_base,
     shelf_files_base,
 )
-from .folders import folder_layout
+from .folders import data_names, folder_layout, shard_count
 from .targets import KINDS, Options, Target, TargetError
 
 __all__ = ['TARGETS', 'open_target']
@@ -109,25 +110,12 @@ class DirectoryTarget(Target):
         """The shard count the folder was written with (0: not sharded)."""
         if shard is not None:
             return shard
-        names = shard_folders(path)
-        if not names:
+        shards = {n: data_names(os.listdir(path / n))
+                  for n in shard_folders(path)}
+        if not shards:
             return 0
-        # a key lives in shard folder crc32(key) % count, so only the right
-        # count takes every data file for a key: try the likely counts
-        suffix = pattern.rpartition('{name}')[2]
-        files = sum(1 for n in names for f in os.listdir(path / n)
-                    if f.endswith(suffix) and not is_temp_name(f))
-        width = len(names[0])
-        top = 1 << (4 * width)
-        low = max(int(n, 16) for n in names) + 1
-        candidates = sorted({top, max(low, 2)} | {
-            1 << i for i in range(1, 4 * width + 1) if low <= 1 << i <= top})
-        for count in candidates:
-            stash = DirectoryStash(path, pattern=pattern, shard=count)
-            if len(stash.keys()) == files:
-                return count
-        raise TargetError('a sharded directory stash whose shard count could '
-                          'not be worked out; give --shard N', path=path)
+        return shard_count(shards, pattern, lambda count: len(DirectoryStash(
+            path, pattern=pattern, shard=count).keys()), path)
 
     def _shelf_of(self, key: str) -> Optional[str]:
         """The shelf whose file the stash would read as ``key``'s, if any."""
@@ -335,9 +323,21 @@ TARGETS: dict[str, type[Target]] = {
 
 def open_target(path: str | os.PathLike[str],
                 options: Optional[Options] = None) -> Target:
-    """The target at ``path``, of ``options.kind`` or of the detected kind."""
+    """The target at ``path``, of ``options.kind`` or of the detected kind;
+    a URL (:func:`hutch._urls.is_remote`) is a directory stash on object
+    storage."""
     options = options or Options()
+    if is_remote(path):
+        url = os.fspath(path)
+        if options.kind not in (None, 'directory'):
+            raise TargetError(f'a URL is a directory stash on object storage,'
+                              f' not a {options.kind} stash', path=url)
+        from .remote import RemoteDirectoryTarget
+        return RemoteDirectoryTarget(url, options)
     p = Path(path)
+    if options.storage_options:
+        raise TargetError('storage options are for a URL, not a local path',
+                          path=p)
     kind = options.kind or detect_kind(p, options)
     if kind not in KINDS:
         raise TargetError(f'unknown kind {kind!r}; known: {", ".join(KINDS)}')

@@ -13,11 +13,12 @@ traceback instead, for reporting a bug.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
-import stat
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 from .. import __version__
@@ -50,9 +51,23 @@ def _sorted_keys(target: Target) -> list[str]:
     return sorted(target.keys(), key=_natural)
 
 
+def storage_options(args: argparse.Namespace) -> Optional[dict[str, Any]]:
+    """The storage options of the command line: ``--storage-options`` with
+    each ``--storage-option`` on top; ``None`` when neither is given (fsspec
+    then reads its own configuration)."""
+    given = getattr(args, 'storage_options', None)
+    each = getattr(args, 'storage_option', None)
+    if given is None and not each:
+        return None
+    options = dict(given or {})
+    options.update(each or [])
+    return options
+
+
 def _options(args: argparse.Namespace, write: bool = False) -> Options:
     return Options(kind=args.kind, pattern=args.pattern, table=args.table,
-                   shard=args.shard, write=write)
+                   shard=args.shard, write=write,
+                   storage_options=storage_options(args))
 
 
 def _open(args: argparse.Namespace, write: bool = False) -> Target:
@@ -138,26 +153,12 @@ def _sniffed(target: Target, keys: list[str]) -> str:
     return found if layout is None else f'{found}; {layout}'
 
 
-def _regular_files(target: Target) -> list[os.stat_result]:
-    """What each of the target's files takes; links and FIFOs are left
-    out (and are not followed)."""
-    found = []
-    for path in target.files():
-        try:
-            st = path.lstat()
-        except FileNotFoundError:  # removed meanwhile
-            continue
-        if stat.S_ISREG(st.st_mode):
-            found.append(st)
-    return found
-
-
 def cmd_info(args: argparse.Namespace) -> int:
     out = sys.stdout
     with _open(args) as target:
         # sizes first: reading may open files (a SQLite journal) for a while
-        files = _regular_files(target)
-        disk = sum(st.st_size for st in files)
+        disk, files = target.stored()
+        room, unit = target.stored_as
         keys = target.keys()
         if args.serializer:
             ser = f'{args.serializer} (given)'
@@ -168,11 +169,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         else:
             ser = 'unknown (no keys)'
         rows = [
-            ('path', os.fspath(target.path.resolve())),
+            target.location(),
             ('kind', f'{target.kind} ({target.stash_class})'),
             ('keys', str(len(keys))),
-            ('disk', f'{render.human_bytes(disk)} ({disk} bytes in '
-                     f'{len(files)} file{"" if len(files) == 1 else "s"})'),
+            (room, f'{render.human_bytes(disk)} ({disk} bytes in '
+                   f'{files} {unit}{"" if files == 1 else "s"})'),
             ('serializer', ser),
         ]
         rows.extend(target.details())
@@ -211,7 +212,7 @@ def cmd_clear(args: argparse.Namespace) -> int:
         n = len(target.keys())
         if not args.yes:
             _confirm(f'remove all {n} keys from the {target.kind} stash at '
-                     f'{target.path}?')
+                     f'{os.fspath(target.place)}?')
         target.clear()
     sys.stdout.write(f'removed {n} key{"" if n == 1 else "s"}\n')
     return 0
@@ -243,7 +244,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument('path', metavar='PATH',
-                       help='a stash folder, SQLite file, zip or shelf')
+                       help='a stash folder, SQLite file, zip or shelf, or '
+                            'the URL of a folder stash on object storage '
+                            '(s3://bucket/prefix, any fsspec protocol)')
+    where.add_argument('--storage-option', action='append',
+                       type=_storage_option, metavar='NAME=VALUE',
+                       help="an option of a URL's file system, e.g. "
+                            'anon=true (VALUE is read as JSON when it is '
+                            'JSON, else as text; repeatable)')
+    where.add_argument('--storage-options', type=_storage_options,
+                       metavar='JSON',
+                       help="a URL's file system options as one JSON object "
+                            '(--storage-option adds to it)')
     where.add_argument('--kind', choices=KINDS,
                        help='the kind of stash (detected when not given)')
     where.add_argument('--pattern',
@@ -354,6 +366,61 @@ def _shards(text: str) -> int:
     return n
 
 
+def _storage_option(text: str) -> tuple[str, Any]:
+    # messages never repeat the text: it may hold a secret
+    name, eq, value = text.partition('=')
+    if not eq or not name.strip():
+        raise argparse.ArgumentTypeError('expected NAME=VALUE')
+    try:
+        return name.strip(), json.loads(value)
+    except ValueError:
+        return name.strip(), value
+
+
+def _storage_options(text: str) -> dict[str, Any]:
+    try:
+        found = json.loads(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(
+            f'not JSON ({type(e).__name__} at character '
+            f'{getattr(e, "pos", "?")})') from None
+    if not isinstance(found, dict):
+        raise argparse.ArgumentTypeError(
+            f'expected a JSON object, got {type(found).__name__}')
+    return found
+
+
+def _secrets(options: Mapping[str, Any]) -> list[str]:
+    """The text values of ``options`` that may be secret: every one but
+    those of public options (:data:`hutch._urls.PUBLIC_OPTIONS`, whose
+    nested options follow the same rule)."""
+    from .._urls import PUBLIC_OPTIONS
+
+    found = []
+    for name, value in options.items():
+        if name not in PUBLIC_OPTIONS:
+            found.extend(_texts(value))
+        elif isinstance(value, Mapping):
+            found.extend(_secrets(value))
+    return found
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _texts(v)]
+    return []
+
+
+def _hidden(text: str, secrets: Sequence[str]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, '***')
+    return text
+
+
 def _one_line(e: BaseException) -> str:
     if isinstance(e, PersistableError) and e.path is not None \
             and e.key is None:
@@ -383,8 +450,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except Exception as e:
+        # a secret of the storage options never reaches the output
+        secrets = _secrets(storage_options(args) or {})
         if args.traceback:
-            raise
-        print(f'hutch: {_one_line(e)}', file=sys.stderr)
+            if not secrets:
+                raise
+            shown = traceback.format_exception(type(e), e, e.__traceback__)
+            print(_hidden(''.join(shown), secrets), end='', file=sys.stderr)
+            return 1
+        message = _hidden(_one_line(e), secrets).replace('\n', ' ')
+        print(f'hutch: {message}', file=sys.stderr)
         return 2 if isinstance(e, UsageError) else 1
 

@@ -12,8 +12,10 @@ or ``check --fix`` is run.  :mod:`hutch.cli.detect` tells the kinds apart;
 
 from __future__ import annotations
 
+import os
+import stat
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
@@ -49,6 +51,8 @@ class Options:
     shard: Optional[int] = None
     #: the command writes (else a target opens its data read-only)
     write: bool = False
+    #: how to reach the file system of a URL (may hold secrets)
+    storage_options: Optional[Mapping[str, Any]] = None
 
 
 class Target(ABC):
@@ -61,15 +65,25 @@ class Target(ABC):
     kind: ClassVar[str]
     stash_class: ClassVar[str]
     writable: ClassVar[bool] = True
+    #: what ``hutch info`` calls the room taken, and one unit of storage
+    stored_as: ClassVar[tuple[str, str]] = ('disk', 'file')
     #: the serializer the kind always uses, when it has one
     serializer_hint: ClassVar[Optional[str]] = None
     #: the stash the data is read and written through
     stash: CloseableStash
 
+    #: the file, folder or URL that messages name
+    place: str | os.PathLike[str]
+
     @abstractmethod
     def __init__(self, path: Path, options: Options) -> None:
         self.path = path
+        self.place = path
         self.options = options
+
+    def location(self) -> tuple[str, str]:
+        """What ``hutch info`` calls the stash's place, and the place."""
+        return 'path', os.fspath(self.path.resolve())
 
     def keys(self) -> list[str]:
         """Every key, in the stash's own order."""
@@ -87,21 +101,35 @@ class Target(ABC):
     def missing(self, key: str) -> TargetError:
         """The error for a ``key`` this stash does not have."""
         return TargetError(f'no key {key!r} in this {self.kind} stash',
-                           path=self.path)
+                           path=self.place)
 
     def entry(self, key: str) -> tuple[Optional[int], Optional[float]]:
         """The stored size in bytes and modification time of ``key``."""
         data = self.raw(key)
         return (None if data is None else len(data)), None
 
-    def where(self, key: str) -> Path:
-        """The file that holds ``key``, for messages."""
-        return self.path
+    def where(self, key: str) -> str | os.PathLike[str]:
+        """The file (or object) that holds ``key``, for messages."""
+        return self.place
 
     def files(self) -> Iterator[Path]:
         """Every file the stash keeps its data in."""
         if self.path.is_file():
             yield self.path
+
+    def stored(self) -> tuple[int, int]:
+        """The bytes the stash's regular files take, and how many files
+        there are; links and FIFOs are left out (and are not followed)."""
+        total = count = 0
+        for path in self.files():
+            try:
+                st = path.lstat()
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_size
+                count += 1
+        return total, count
 
     def details(self) -> list[tuple[str, str]]:
         """Facts about this kind of stash worth showing in ``hutch info``."""
@@ -120,7 +148,7 @@ class Target(ABC):
         """Raise :class:`TargetError` unless this kind can be written."""
         if not self.writable:
             raise TargetError(f'a {self.kind} stash is read-only',
-                              path=self.path)
+                              path=self.place)
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; whether it was there."""

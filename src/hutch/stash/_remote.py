@@ -50,6 +50,29 @@ _EXCLUSIVE = frozenset({'s3', 's3a', 'memory'})
 _PROCESS_LOCAL = frozenset({'memory'})
 
 
+_TIME_FIELDS = ('LastModified', 'mtime', 'last_modified', 'updated',
+                'modified', 'created')
+
+
+def _mtime(info: dict[str, Any]) -> Optional[float]:
+    """The modification time in an fsspec listing entry, in POSIX seconds:
+    each file system names and types it its own way."""
+    import datetime as dt
+
+    for name in _TIME_FIELDS:
+        value = info.get(name)
+        if isinstance(value, dt.datetime):
+            return value.timestamp()
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return dt.datetime.fromisoformat(value).timestamp()
+            except ValueError:
+                continue
+    return None
+
+
 class Folder:
     """The objects under one prefix of an fsspec file system.
 
@@ -98,14 +121,21 @@ class Folder:
 
     # -- reads ---------------------------------------------------------------
 
-    def get(self, path: str, key: Optional[str] = None) -> bytes:
-        """The bytes of the object at ``path``.
+    def get(self, path: str, key: Optional[str] = None,
+            size: Optional[int] = None) -> bytes:
+        """The bytes of the object at ``path``; with ``size``, at most its
+        first ``size`` bytes, fetched by one ranged read.
 
         :raises FileNotFoundError: there is none (or it is a folder)
         :raises PersistableError: it can't be read (no permission ...)
         """
         try:
-            data: bytes = self.fs.cat_file(path)
+            if size is None:
+                data: bytes = self.fs.cat_file(path)
+            elif size > 0 and self.fs.size(path) > 0:
+                data = self.fs.cat_file(path, start=0, end=size)
+            else:  # a range of an empty object is refused by S3
+                data = b''
             return data
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise FileNotFoundError(path) from None
@@ -184,6 +214,22 @@ class Folder:
             raise self._error('list', e, None, self.root) from e
         start = len(self.root) + 1
         return [p[start:] for p in found if p.startswith(self.root + '/')]
+
+    def objects(self) -> dict[str, tuple[int, Optional[float]]]:
+        """The size and modification time (POSIX seconds, ``None`` when the
+        file system gives none) of every object below the prefix, by path
+        relative to it, from one recursive listing; nothing is read."""
+        try:
+            found: dict[str, dict[str, Any]] = self.fs.find(
+                self.root, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return {}
+        except Exception as e:
+            raise self._error('list', e, None, self.root) from e
+        start = len(self.root) + 1
+        return {path[start:]: (int(info.get('size') or 0), _mtime(info))
+                for path, info in found.items()
+                if path.startswith(self.root + '/')}
 
     # -- writes --------------------------------------------------------------
 

@@ -148,7 +148,12 @@ class RemoteFolder:
 
     def key_to_path(self, name: str) -> Any:
         """The object that holds (or would hold) key ``name``, a ``UPath``."""
-        return self._path / self._locate(name)[0][len(self._dir) + 1:]
+        return self._path / self.object_name(name)
+
+    def object_name(self, name: str) -> str:
+        """The path, relative to the prefix, of the object of key ``name``
+        (as :meth:`objects` names it)."""
+        return self._locate(name)[0][len(self._dir) + 1:]
 
     def assert_path_dir(self) -> None:
         """Make the prefix where the file system has folders (object stores
@@ -183,6 +188,29 @@ class RemoteFolder:
         except FileNotFoundError:
             return MISSING
         return self._decode(key, file, long, data)
+
+    def stored_head(self, key: str, size: int) -> Optional[bytes]:
+        """At most the first ``size`` bytes stored for ``key`` (a long key's
+        header left out), fetched by one ranged read however large the
+        object is; ``None`` when the key is absent.  Nothing is
+        deserialized."""
+        file, long = self._locate(key)
+        extra = len(_keys.pack_long_key(key, b'')) if long else 0
+        try:
+            data = self._folder.get(file, key, size + extra)
+        except FileNotFoundError:
+            return None
+        if long:
+            unpacked = _keys.unpack_long_key(data)
+            if unpacked is None or unpacked[0] != key:
+                return None
+            data = unpacked[1]
+        return data
+
+    def objects(self) -> dict[str, tuple[int, Optional[float]]]:
+        """Size and modification time of every object under the prefix, by
+        path relative to it (see :meth:`Folder.objects`)."""
+        return self._folder.objects()
 
     def exists(self, name: str) -> bool:
         file, long = self._locate(name)
