@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import pickle
 import shelve as std_shelve
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -308,3 +309,26 @@ def test_index_of_plain_and_escaped_keys_reads_back_everywhere(
     again.close()
     with std_shelve.open(str(path), flag='r') as std:
         assert {k: std[k] for k in keys} == {k: i for i, k in enumerate(keys)}
+
+
+def test_clear_removes_the_locked_main_file_last(tmp_path: Path) -> None:
+    """Openers lock the main file; while it stands, the lock keeps them out.
+    Were it removed first, a new shelf could be made and opened beside the
+    old index before that is gone."""
+    stash = ShelveStash(tmp_path / 'shelf')
+    stash['a'] = 1
+    stash.close()
+    removed: list[str] = []
+    listening = [True]
+
+    def hook(event: str, args: tuple[object, ...]) -> None:
+        if listening[0] and event == 'os.remove':
+            removed.append(os.fspath(args[0]))  # type: ignore[arg-type]
+
+    sys.addaudithook(hook)
+    try:
+        stash.clear()
+    finally:
+        listening[0] = False
+    assert len(removed) >= 2
+    assert removed[-1] == os.fspath(stash.real_path)

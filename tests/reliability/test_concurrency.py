@@ -293,6 +293,50 @@ def test_dumps_racing_a_clear_never_fail(kind: Kind, tmp_path: Path) -> None:
             stash.close()
 
 
+def _race_clear(kind: Kind, home: Path, clear: bool, start: float,
+                report: Path) -> None:
+    """Dump (or, with ``clear``, dump and clear) in a loop from ``start``
+    for a while; the first error's traceback goes to ``report``."""
+    stash = kind.make(home)
+    try:
+        while time.time() < start:
+            time.sleep(0.001)
+        until = time.monotonic() + DURATION
+        i = 0
+        while time.monotonic() < until:
+            stash.dump(KEYS[i % len(KEYS)], payload(i, int(clear), 64))
+            if clear:
+                stash.clear()
+            else:
+                stash.load(KEYS[(i + 1) % len(KEYS)])
+            i += 1
+        report.write_text('')
+    except BaseException:
+        report.write_text(traceback.format_exc())
+    finally:
+        if isinstance(stash, CloseableStash):
+            stash.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('kind', [k for k in DURABLE if k.processes],
+                         ids=str)
+def test_a_clear_in_another_process_never_shows_a_torn_store(
+        kind: Kind, tmp_path: Path) -> None:
+    """A ``clear()`` removes a store's files one by one; a process that
+    opens the store meanwhile must find it whole or gone, never an index
+    of the old store beside the data of a new one."""
+    start = time.time() + 1.0
+    reports = [tmp_path / f'racer-{n}.txt' for n in range(3)]
+    procs = [SPAWN.Process(target=_race_clear, args=(
+        kind, tmp_path, n == 0, start, reports[n])) for n in range(3)]
+    for p in procs:
+        p.start()
+    assert [finish(p) for p in procs] == [0] * len(procs)
+    errors = [r.read_text() for r in reports if r.read_text()]
+    assert not errors, errors[0]
+
+
 def _open_and_dump(kind: Kind, home: Path, writer: int, start: float,
                    errors: Any) -> None:
     while time.time() < start:

@@ -366,7 +366,11 @@ class ShelveStash(_PicklesByArguments, CloseableStash):
                 prefix = f'{self.path.name}.'
                 remove_stale_temps(self.path.parent,
                                    of=lambda file: file.startswith(prefix))
-                for path in self.files():
+                # the locked main file goes last: while it stands, openers
+                # wait on its lock, so none can make a new shelf beside an
+                # index of the old one that is not gone yet
+                main = self.real_path
+                for path in sorted(self.files(), key=lambda p: p == main):
                     path.unlink()
                     logger.debug('removed %s', path)
             finally:
