@@ -229,7 +229,9 @@ class Memo:
                 if type(item) not in _SCALARS:
                     break
             else:
-                text = repr(args)
+                # a lone argument's tuple repr, without the recursion guard
+                # a tuple repr pays for
+                text = f'({args[0]!r},)' if len(args) == 1 else repr(args)
                 if len(text) <= _SHORT_TEXT:
                     return prefix + text
             values = args
