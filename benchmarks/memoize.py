@@ -9,7 +9,12 @@ returns a ~300-byte value, each in its own store on the same disk:
 * ``diskcache``: ``Cache(...).memoize()`` (no eviction, as hutch's);
 * ``joblib``: ``Memory(...).cache`` (one folder per call);
 * ``floor:call+write`` (misses only): calling the plain function and
-  writing its result with ``SqliteStash.dump``, what a miss cannot avoid.
+  writing its result with ``SqliteStash.dump``, what a miss cannot avoid;
+* ``floor:read`` (hits only): what a hit on SQLite cannot avoid, by hand
+  with :mod:`sqlite3`: the key's text, one autocommit select of the row
+  (WAL, as hutch's) and one unpickling of an entry shaped as hutch's.  No
+  memoizer that reads its store on every hit is faster, so a peer's
+  ratio to it bounds the ratio any such memoizer can reach.
 
 ``hit``: every call of a round finds its result (the stores are filled
 once, untimed).  ``miss``: every call of a round computes and stores; each
@@ -18,7 +23,9 @@ round starts from emptied stores.
 
 from __future__ import annotations
 
+import pickle
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +37,7 @@ AREA = 'memoize'
 VALUE_BYTES = 300
 BOUNDED = 'hutch:bounded'
 FLOOR = 'floor:call+write'
+READ_FLOOR = 'floor:read'
 
 
 def _work(i: int) -> bytes:
@@ -87,6 +95,32 @@ def _floor(folder: Path, n: int) -> Memoizer:
     return Memoizer(call, stash.clear)
 
 
+def _read_floor(folder: Path, n: int) -> Memoizer:
+    con = sqlite3.connect(folder / 'floor.sqlite3', isolation_level=None)
+    con.execute('PRAGMA journal_mode=WAL')
+    con.execute('PRAGMA synchronous=NORMAL')
+    con.execute('CREATE TABLE IF NOT EXISTS memo '
+                '(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL)')
+    cursor = con.cursor()
+    select = 'SELECT value FROM memo WHERE key = ?'
+    insert = 'INSERT INTO memo (key, value) VALUES (?, ?)'
+    name = f'{_work.__module__}.{_work.__qualname__}'
+    prefix = f'memo:{name}:{"0" * 16}:'  # as long as hutch's keys
+
+    def call(i: int) -> Any:
+        key = f'{prefix}({i!r},)'
+        row = cursor.execute(select, (key,)).fetchone()
+        if row is not None:
+            return pickle.loads(row[0])[6]
+        value = _work(i)  # a miss, only when the store is filled
+        entry = ('hutch.memo/1', name, f'({i!r})', 0.0, 0.0, '0' * 16, value)
+        cursor.execute(insert, (key, pickle.dumps(entry, pickle.HIGHEST_PROTOCOL)))
+        return value
+    def clear() -> None:
+        con.execute('DELETE FROM memo')
+    return Memoizer(call, clear)
+
+
 def cases(cfg: Config) -> Iterator[Item]:
     n = cfg.sample
     root = cfg.workdir / 'memoize'
@@ -112,6 +146,9 @@ def cases(cfg: Config) -> Iterator[Item]:
                     for peer, m in peers.items()],
                    unit='call', flush=True, repeatable=False)
         hitters = {p: m for p, m in peers.items() if p != FLOOR}
+        folder = root / 'floor-read'
+        folder.mkdir()
+        hitters[READ_FLOOR] = _read_floor(folder, n)
         for m in hitters.values():  # fill once; every round then hits
             m.clear()
             m.runner(n)()

@@ -66,11 +66,14 @@ def fill_bounded(path: str, start: int, count: int, max_items: int) -> None:
     stash.close()
 
 
-def fib_in_child(path: str, n: int, barrier: Any, results: Any) -> None:
-    """A child process: a recursive memoized Fibonacci on a shared stash."""
+def fib_in_child(path: str, n: int, barrier: Any, results: Any,
+                 each: bool = False) -> None:
+    """A child process: a recursive memoized Fibonacci on a shared stash
+    (with ``each``, called for every number up to ``n`` in turn, so that
+    each is an outermost call, which waits for its key's lock)."""
     @hutch.memoize(hutch.SqliteStash(path))
     def fib(k: int) -> int:
         return k if k < 2 else fib(k - 1) + fib(k - 2)
 
     barrier.wait()
-    results.put(fib(n))
+    results.put([fib(k) for k in range(n + 1)][-1] if each else fib(n))

@@ -532,6 +532,57 @@ def test_a_recursive_function_on_a_shared_stash_finishes(
     assert fib.cache_info().misses == 101
 
 
+def _fib_number(n: int) -> int:
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
+
+
+@pytest.mark.timeout(120)
+def test_a_recursive_function_on_a_shared_stash_frees_its_locks_for_threads(
+        tmp_path: Path) -> None:
+    # the nested calls take the locks of their keys; once the outermost
+    # returns, another thread computes each of those keys again, as an
+    # outermost call (which waits for its lock), without waiting
+    @memoize(SqliteStash(tmp_path / 'm.db'))
+    def fib(n: int) -> int:
+        return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+    assert fib(80) == _fib_number(80)
+    fib.cache_clear()
+    results: list[int] = []
+    thread = threading.Thread(
+        target=lambda: results.extend(fib(k) for k in range(81)), daemon=True)
+    thread.start()
+    thread.join(30)
+    assert results == [_fib_number(k) for k in range(81)]
+    assert fib.cache_info().misses == 81
+
+
+@pytest.mark.timeout(120)
+def test_a_recursive_function_on_a_shared_stash_frees_its_locks_for_processes(
+        tmp_path: Path) -> None:
+    # the same, for the bytes of the lock file: a process computing each
+    # of the same keys after this one finished never waits
+    path = str(tmp_path / 'm.db')
+    here: list[int] = []
+
+    class Put:
+        put = here.append
+
+    fib_in_child(path, 80, threading.Barrier(1), Put())
+    assert here == [_fib_number(80)]
+    SqliteStash(path).clear()
+    barrier, results = SPAWN.Barrier(1), SPAWN.Queue()
+    child = SPAWN.Process(target=fib_in_child,
+                          args=(path, 80, barrier, results, True))
+    assert run_all([child], timeout=60) == [0]
+    assert results.get(timeout=10) == _fib_number(80)
+    results.close()
+    results.join_thread()
+
+
 def test_recursive_functions_in_processes_sharing_a_stash_finish(
         tmp_path: Path) -> None:
     path = str(tmp_path / 'm.db')

@@ -60,7 +60,7 @@ class KeyLocks:
             entry[1] += 1
         try:
             lock = entry[0]
-            waited = not lock.acquire(blocking=False)
+            waited = not lock.acquire(False)
             if waited:
                 lock.acquire()
             try:
@@ -108,6 +108,10 @@ _holding: contextvars.ContextVar[bool] = contextvars.ContextVar(
     'hutch_memo_holding', default=False)
 
 
+#: take a record lock only if it is free at once
+_TRY_EXCLUSIVE = fcntl.LOCK_EX | fcntl.LOCK_NB
+
+
 class _StripeFile:
     """One lock file, kept open by this process, whose bytes are the
     stripes: a stripe is taken with a POSIX record lock (``fcntl.lockf``)
@@ -145,8 +149,7 @@ class _StripeFile:
     def try_lock(self, stripe: int) -> bool:
         """Take ``stripe`` if no other process holds it."""
         try:
-            fcntl.lockf(self._descriptor(), fcntl.LOCK_EX | fcntl.LOCK_NB,
-                        1, stripe)
+            fcntl.lockf(self._descriptor(), _TRY_EXCLUSIVE, 1, stripe)
             return True
         except OSError as e:
             if e.errno in (errno.EAGAIN, errno.EACCES):
@@ -167,6 +170,16 @@ class _StripeFile:
 
     def unlock(self, stripe: int) -> None:
         fcntl.lockf(self._descriptor(), fcntl.LOCK_UN, 1, stripe)
+
+
+#: what :meth:`StripedLocks.take` took: nothing (a nested call that goes
+#: without), the thread lock, the thread lock and the byte (nested), or all
+#: that as the outermost call
+_NOTHING, _THREAD, _THREAD_AND_BYTE, _OUTERMOST = range(4)
+
+#: a stripe, what of it was taken, and the token that marks this context
+#: as holding one (outermost calls only)
+Held = tuple[int, int, Optional[contextvars.Token[bool]]]
 
 
 class StripedLocks:
@@ -201,13 +214,17 @@ class StripedLocks:
 
     def stripe(self, key: str) -> int:
         """The stripe of ``key``."""
-        return zlib.crc32(key.encode('utf-8', 'surrogatepass')) % self.stripes
+        try:
+            data = key.encode()  # strict UTF-8 takes the encoder's fast path
+        except UnicodeEncodeError:  # a lone surrogate; for any other key
+            data = key.encode('utf-8', 'surrogatepass')  # both agree
+        return zlib.crc32(data) % self.stripes
 
     def _take(self, stripe: int) -> bool:
         """Take ``stripe`` (its thread lock, then its byte), waiting as an
         outermost call does; whether anyone held it first."""
         thread_lock = self._threads[stripe]
-        waited = not thread_lock.acquire(blocking=False)
+        waited = not thread_lock.acquire(False)
         if waited:
             thread_lock.acquire()
         try:
@@ -223,34 +240,50 @@ class StripedLocks:
         self._file.unlock(stripe)
         self._threads[stripe].release()
 
-    @contextlib.contextmanager
-    def hold(self, key: str) -> Iterator[bool]:
-        """Hold ``key``'s stripe for the block (see the class for when a
-        nested call goes without); the block is given whether the call may
-        have waited for another (and must look for its result again)."""
+    def take(self, key: str) -> tuple[bool, Held]:
+        """Take ``key``'s stripe (see the class for when a nested call goes
+        without it): whether the call may have waited for another (and must
+        look for its result again), and what :meth:`give` takes to let go.
+
+        This and :meth:`give` are :meth:`hold` without a generator, for the
+        miss of a memoized call, which pays for every step.
+        """
         stripe = self.stripe(key)
         if not _holding.get():
             waited = self._take(stripe)
-            token = _holding.set(True)
-            try:
-                yield waited
-            finally:
-                _holding.reset(token)
-                self._give(stripe)
-            return
+            return waited, (stripe, _OUTERMOST, _holding.set(True))
         thread_lock = self._threads[stripe]
-        if not thread_lock.acquire(blocking=False):
-            yield True  # held by this thread already, or busy: never wait
-            return
+        if not thread_lock.acquire(False):
+            # held by this thread already, or busy: never wait
+            return True, (stripe, _NOTHING, None)
         try:
             got = self._file.try_lock(stripe)  # another process: go without
-            try:
-                yield True
-            finally:
-                if got:
-                    self._file.unlock(stripe)
-        finally:
+        except BaseException:
             thread_lock.release()
+            raise
+        return True, (stripe, _THREAD_AND_BYTE if got else _THREAD, None)
+
+    def give(self, held: Held) -> None:
+        """Let go of what :meth:`take` took."""
+        stripe, what, token = held
+        if what == _OUTERMOST:
+            assert token is not None
+            _holding.reset(token)
+            self._give(stripe)
+        elif what == _THREAD_AND_BYTE:
+            self._give(stripe)
+        elif what == _THREAD:
+            self._threads[stripe].release()
+
+    @contextlib.contextmanager
+    def hold(self, key: str) -> Iterator[bool]:
+        """Hold ``key``'s stripe for the block (see :meth:`take`); the block
+        is given whether the call may have waited for another."""
+        waited, held = self.take(key)
+        try:
+            yield waited
+        finally:
+            self.give(held)
 
     @contextlib.asynccontextmanager
     async def hold_in_loop(self, key: str) -> AsyncIterator[None]:
@@ -262,7 +295,7 @@ class StripedLocks:
                 yield
             return
         thread_lock = self._threads[stripe]
-        if thread_lock.acquire(blocking=False):
+        if thread_lock.acquire(False):
             if not self._file.try_lock(stripe):
                 thread_lock.release()
                 await self._take_in_thread(stripe)

@@ -144,6 +144,8 @@ def short_repr(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     >>> short_repr((1, 'a'), {'n': 2})
     "(1, 'a', n=2)"
     """
+    if not kwargs and len(args) == 1:  # the common call, made on every miss
+        return f'({_short(args[0])})'  # at most 62 characters
     parts = [_short(a) for a in args]
     parts += [f'{k}={_short(v)}' for k, v in kwargs.items()]
     text = '(' + ', '.join(parts) + ')'

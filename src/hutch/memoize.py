@@ -229,7 +229,9 @@ class Memo:
                 if type(item) not in _SCALARS:
                     break
             else:
-                text = repr(args)
+                # a lone argument's tuple repr, without the recursion guard
+                # a tuple repr pays for
+                text = f'({args[0]!r},)' if len(args) == 1 else repr(args)
                 if len(text) <= _SHORT_TEXT:
                     return prefix + text
             values = args
@@ -323,11 +325,15 @@ class Memo:
                 next(self._hits)
                 return value
         if self.read_only:
-            self._count(False)
+            next(self._misses)
             return self.fn(*args, **kwargs)
-        if self._processes is not None:
-            with self._processes.hold(key) as waited:
+        locks = self._processes
+        if locks is not None:
+            waited, held = locks.take(key)
+            try:
                 return self._compute(key, args, kwargs, waited)
+            finally:
+                locks.give(held)
         with self._threads.hold(key) as waited:
             return self._compute(key, args, kwargs, waited)
 
@@ -340,9 +346,9 @@ class Memo:
         if waited:
             value = self.fresh(key, self._get(key, MISSING))
             if value is not MISSING:
-                self._count(True)
+                next(self._hits)
                 return value
-        self._count(False)
+        next(self._misses)
         start = time.perf_counter()
         value = self.fn(*args, **kwargs)
         self._store(key, value, args, kwargs, time.perf_counter() - start)
