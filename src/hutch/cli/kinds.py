@@ -36,7 +36,7 @@ from .detect import (
     shelf_files_base,
 )
 from .folders import data_names, folder_layout, shard_count
-from .targets import KINDS, Options, Target, TargetError
+from .targets import KINDS, FolderTarget, Options, Target, TargetError
 
 __all__ = ['TARGETS', 'open_target']
 
@@ -79,16 +79,9 @@ def zip_entries(path: Path) -> list[zipfile.ZipInfo]:
         raise TargetError(f'cannot read zip file: {e}', path=path) from e
 
 
-class DirectoryTarget(Target):
-    """A folder with one file per key.
+class DirectoryTarget(FolderTarget):
+    """A folder with one file per key (see :class:`FolderTarget`)."""
 
-    The file name pattern is the one given, or worked out from the names
-    (:mod:`hutch.cli.folders`); the files of a shelf in the folder are the
-    shelf's, never keys: they are not listed, shown, removed or cleared.
-    """
-
-    kind = 'directory'
-    stash_class = 'DirectoryStash'
     stash: DirectoryStash
 
     def __init__(self, path: Path, options: Options) -> None:
@@ -118,19 +111,9 @@ class DirectoryTarget(Target):
             path, pattern=pattern, shard=count).keys()), path)
 
     def _shelf_of(self, key: str) -> Optional[str]:
-        """The shelf whose file the stash would read as ``key``'s, if any."""
         if not self._shelf_files:
             return None
         return self._shelf_files.get(os.fspath(self.stash.key_to_path(key)))
-
-    def keys(self) -> list[str]:
-        keys = list(self.stash.keys())
-        if self._shelf_files:
-            keys = [k for k in keys if self._shelf_of(k) is None]
-        return keys
-
-    def raw(self, key: str, limit: Optional[int] = None) -> Optional[bytes]:
-        return None if self._shelf_of(key) else super().raw(key, limit)
 
     def missing(self, key: str) -> TargetError:
         shelf = self._shelf_of(key)
@@ -140,20 +123,10 @@ class DirectoryTarget(Target):
                            f'key: open it with hutch ls {self.path / shelf}',
                            path=self.path)
 
-    def delete(self, key: str) -> bool:
-        return False if self._shelf_of(key) else super().delete(key)
-
     def check(self, fix: bool = False) -> CheckReport:
         report = self.stash.check(fix=fix)
         report.items = len(self.keys())  # a shelf's file is no item
         return report
-
-    def clear(self) -> None:
-        if not self._shelf_files:
-            super().clear()
-            return
-        for key in self.keys():  # the shelves' files stay
-            self.stash.delete(key)
 
     def entry(self, key: str) -> tuple[Optional[int], Optional[float]]:
         try:  # the entry itself: a link is not followed
@@ -171,16 +144,9 @@ class DirectoryTarget(Target):
                 if not is_temp_name(name):
                     yield Path(folder, name)
 
-    def details(self) -> list[tuple[str, str]]:
-        how = ' (worked out from the file names)' if self.layout.inferred \
-            else ''
-        rows = [('pattern', self.pattern + how)]
-        if self.shard:
-            rows.append(('shards', str(self.shard)))
-        for shelf in self.layout.shelves:
-            rows.append(('shelf', f'{shelf}, a dbm shelf, not a key (hutch '
-                                  f'ls {self.path / shelf})'))
-        return rows
+    def _shelf_note(self, shelf: str) -> str:
+        return (f'{super()._shelf_note(shelf)} (hutch ls '
+                f'{self.path / shelf})')
 
 
 class SqliteTarget(Target):

@@ -28,7 +28,7 @@ from .._urls import as_upath, redact
 from ..stash.check import CheckReport
 from .detect import shard_names
 from .folders import data_names, layout_of, shard_count
-from .targets import Options, Target, TargetError
+from .targets import FolderTarget, Options, TargetError
 
 _SHELF_ENDS = ('.dat', '.dir', '.bak')  # the files of a dbm.dumb shelf
 
@@ -52,11 +52,10 @@ def _layout_names(objects: dict[str, Any]) -> tuple[
             bool(folders) and not shards)
 
 
-class RemoteDirectoryTarget(Target):
-    """A folder stash under a prefix of an fsspec file system."""
+class RemoteDirectoryTarget(FolderTarget):
+    """A folder stash under a prefix of an fsspec file system (see
+    :class:`FolderTarget`)."""
 
-    kind = 'directory'
-    stash_class = 'DirectoryStash'
     stored_as = ('stored', 'object')
     #: a ``DirectoryStash`` on the URL (a class made on the fly)
     stash: Any
@@ -80,7 +79,8 @@ class RemoteDirectoryTarget(Target):
                 shards, self.pattern,
                 lambda count: len(self._open(count).keys()), self.url)
         self.stash = self._open(self.shard)
-        self._shelf_files = {f'{shelf}{end}' for shelf in self.layout.shelves
+        self._shelf_files = {f'{shelf}{end}': shelf
+                             for shelf in self.layout.shelves
                              for end in _SHELF_ENDS}
 
     def _open(self, shard: int) -> Any:
@@ -90,30 +90,18 @@ class RemoteDirectoryTarget(Target):
             self.url, pattern=self.pattern, serializer='bytes', shard=shard,
             storage_options=self.storage_options)
 
-    def _is_shelf(self, key: str) -> bool:
-        """Whether ``key``'s object is a file of a ``dbm`` shelf beside the
-        stash's objects: the shelf's, never a key."""
-        return bool(self._shelf_files) and \
-            self.stash.object_name(key) in self._shelf_files
-
-    def keys(self) -> list[str]:
-        return [k for k in self.stash.keys() if not self._is_shelf(k)]
+    def _shelf_of(self, key: str) -> Optional[str]:
+        """The shelf beside the stash's objects whose object the stash
+        would read as ``key``'s, if any."""
+        if not self._shelf_files:
+            return None
+        return self._shelf_files.get(self.stash.object_name(key))
 
     def missing(self, key: str) -> TargetError:
-        if not self._is_shelf(key):
+        if self._shelf_of(key) is None:
             return super().missing(key)
         return TargetError(f'{key!r} is a file of a dbm shelf under this '
                            'prefix, not a key', path=self.url)
-
-    def delete(self, key: str) -> bool:
-        return False if self._is_shelf(key) else super().delete(key)
-
-    def clear(self) -> None:
-        if not self._shelf_files:
-            super().clear()
-            return
-        for key in self.keys():  # the shelves' objects stay
-            self.stash.delete(key)
 
     def location(self) -> tuple[str, str]:
         return 'url', self.url
@@ -121,7 +109,7 @@ class RemoteDirectoryTarget(Target):
     def raw(self, key: str, limit: Optional[int] = None) -> Optional[bytes]:
         """The bytes stored under ``key``; with ``limit``, at most one byte
         more than it, by a ranged read."""
-        if self._is_shelf(key):
+        if self._shelf_of(key):
             return None
         if limit is None:
             data = self.stash.load(key)
@@ -147,13 +135,7 @@ class RemoteDirectoryTarget(Target):
         return report
 
     def details(self) -> list[tuple[str, str]]:
-        how = ' (worked out from the file names)' if self.layout.inferred \
-            else ''
-        rows = [('pattern', self.pattern + how)]
-        if self.shard:
-            rows.append(('shards', str(self.shard)))
-        for shelf in self.layout.shelves:
-            rows.append(('shelf', f'{shelf}, a dbm shelf, not a key'))
+        rows = super().details()
         if self.storage_options:
             rows.append(('options', repr(redact(self.storage_options))))
         return rows

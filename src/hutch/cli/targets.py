@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from ..stash.base import CloseableStash
     from ..stash.check import CheckReport
 
-__all__ = ['DEFAULT_PATTERN', 'KINDS', 'Options', 'Target', 'TargetError']
+__all__ = ['DEFAULT_PATTERN', 'KINDS', 'FolderTarget', 'Options', 'Target',
+           'TargetError']
 
 KINDS = ('directory', 'sqlite', 'zip', 'shelve')
 """The kinds of stash the command opens, as ``--kind`` spells them."""
@@ -171,3 +172,60 @@ class Target(ABC):
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class FolderTarget(Target):
+    """A folder stash, on a disk or under a prefix of object storage: the
+    rules both share.
+
+    Its file name pattern and shard count were worked out by one rule
+    (:mod:`hutch.cli.folders`), and the files of a ``dbm`` shelf beside its
+    own are the shelf's, never keys: they are not listed, shown, removed or
+    cleared.  A subclass sets :attr:`layout`, :attr:`pattern`,
+    :attr:`shard` and :attr:`stash`, and says which keys would name a
+    shelf's file (:meth:`_shelf_of`).
+    """
+
+    kind = 'directory'
+    stash_class = 'DirectoryStash'
+    #: what :func:`hutch.cli.folders.layout_of` found
+    layout: Any
+    pattern: str
+    shard: int
+
+    @abstractmethod
+    def _shelf_of(self, key: str) -> Optional[str]:
+        """The shelf whose file the stash would read as ``key``'s, if any."""
+
+    def _shelf_note(self, shelf: str) -> str:
+        """What ``hutch info`` says of a shelf beside the stash's files."""
+        return f'{shelf}, a dbm shelf, not a key'
+
+    def keys(self) -> list[str]:
+        keys = list(self.stash.keys())
+        if self.layout.shelves:
+            keys = [k for k in keys if self._shelf_of(k) is None]
+        return keys
+
+    def raw(self, key: str, limit: Optional[int] = None) -> Optional[bytes]:
+        return None if self._shelf_of(key) else super().raw(key, limit)
+
+    def delete(self, key: str) -> bool:
+        return False if self._shelf_of(key) else super().delete(key)
+
+    def clear(self) -> None:
+        if not self.layout.shelves:
+            super().clear()
+            return
+        for key in self.keys():  # the shelves' files stay
+            self.stash.delete(key)
+
+    def details(self) -> list[tuple[str, str]]:
+        how = ' (worked out from the file names)' if self.layout.inferred \
+            else ''
+        rows = [('pattern', self.pattern + how)]
+        if self.shard:
+            rows.append(('shards', str(self.shard)))
+        rows.extend(('shelf', self._shelf_note(shelf))
+                    for shelf in self.layout.shelves)
+        return rows
