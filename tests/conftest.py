@@ -1,4 +1,4 @@
-"""Shared fixtures: keep hutch's lock folder inside each test's tmp area."""
+"""Shared fixtures: the lock folder in each test's tmp area, damaged stores."""
 
 from __future__ import annotations
 
@@ -27,3 +27,18 @@ def tracking() -> Iterator[None]:
     yield
     Deallocatable.ALLOCATION_TRACKING = saved
     Deallocatable._ALLOCATIONS.clear()
+
+
+@pytest.fixture
+def damaged_sqlite(tmp_path: Path) -> Path:
+    """A SqliteStash file of 200 rows with an inner page overwritten."""
+    from hutch import SqliteStash
+
+    path = tmp_path / 'damaged.sqlite3'
+    stash = SqliteStash(path)
+    stash.dump_many({f'k{i}': 'x' * 500 for i in range(200)})
+    stash.close()
+    data = bytearray(path.read_bytes())
+    data[4096 * 2:4096 * 2 + 200] = b'\xff' * 200
+    path.write_bytes(bytes(data))
+    return path

@@ -140,15 +140,9 @@ def test_a_memory_stash_counts_its_items() -> None:
     assert (report.items, report.ok) == (1, True)
 
 
-def test_a_damaged_database_fails_sqlites_own_check(tmp_path: Path) -> None:
-    path = tmp_path / 'db.sqlite3'
-    stash = SqliteStash(path)
-    stash.dump_many({f'k{i}': 'x' * 500 for i in range(200)})
-    stash.close()
-    data = bytearray(path.read_bytes())
-    data[4096 * 2:4096 * 2 + 200] = b'\xff' * 200  # an inner page
-    path.write_bytes(bytes(data))
-    report = SqliteStash(path).check()
+def test_a_damaged_database_fails_sqlites_own_check(
+        damaged_sqlite: Path) -> None:
+    report = SqliteStash(damaged_sqlite).check()
     assert kinds(report)[:1] == [DATABASE] and not report.ok
 
 

@@ -149,15 +149,8 @@ def test_fix_of_a_read_only_stash_is_refused_naming_the_file(
 
 
 def test_a_failed_database_check_does_not_claim_zero_items(
-        tmp_path: Path) -> None:
-    path = tmp_path / 'db.sqlite3'
-    stash = SqliteStash(path)
-    stash.dump_many({f'k{i}': 'x' * 500 for i in range(200)})
-    stash.close()
-    data = bytearray(path.read_bytes())
-    data[4096 * 2:4096 * 2 + 200] = b'\xff' * 200  # an inner page
-    path.write_bytes(bytes(data))
-    report = SqliteStash(path).check()
+        damaged_sqlite: Path) -> None:
+    report = SqliteStash(damaged_sqlite).check()
     assert report.problems[0].kind == DATABASE
     assert report.items is None  # the rows can't be counted either
     assert str(report).startswith('SqliteStash: items unknown, ')
