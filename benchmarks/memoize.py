@@ -6,15 +6,18 @@ returns a ~300-byte value, each in its own store on the same disk:
 * hutch: ``@hutch.memoize(SqliteStash(...))``, and ``hutch:bounded`` the
   same over a ``SqliteStash(max_items=...)`` large enough never to evict
   (so a hit costs what bookkeeping of use costs, nothing more);
+  ``hutch:no-read-cache`` over a ``SqliteStash(read_cache=0)``, which
+  queries SQLite on every hit instead of answering a repeated one from the
+  rows it kept since the last commit;
 * ``diskcache``: ``Cache(...).memoize()`` (no eviction, as hutch's);
 * ``joblib``: ``Memory(...).cache`` (one folder per call);
 * ``floor:call+write`` (misses only): calling the plain function and
   writing its result with ``SqliteStash.dump``, what a miss cannot avoid;
-* ``floor:read`` (hits only): what a hit on SQLite cannot avoid, by hand
-  with :mod:`sqlite3`: the key's text, one autocommit select of the row
-  (WAL, as hutch's) and one unpickling of an entry shaped as hutch's.  No
-  memoizer that reads its store on every hit is faster, so a peer's
-  ratio to it bounds the ratio any such memoizer can reach.
+* ``floor:read`` (hits only): what a hit that queries SQLite cannot avoid,
+  by hand with :mod:`sqlite3`: the key's text, one autocommit select of the
+  row (WAL, as hutch's) and one unpickling of an entry shaped as hutch's.
+  No memoizer that queries its store on every hit is faster; hutch's
+  default is, because a repeated hit with no commit since needs no query.
 
 ``hit``: every call of a round finds its result (the stores are filled
 once, untimed).  ``miss``: every call of a round computes and stores; each
@@ -36,6 +39,7 @@ from .stashops import value_of
 AREA = 'memoize'
 VALUE_BYTES = 300
 BOUNDED = 'hutch:bounded'
+UNCACHED = 'hutch:no-read-cache'
 FLOOR = 'floor:call+write'
 READ_FLOOR = 'floor:read'
 
@@ -62,10 +66,9 @@ class Memoizer:
         return run
 
 
-def _hutch(folder: Path, bounded: bool, n: int) -> Memoizer:
+def _hutch(folder: Path, n: int, **options: Any) -> Memoizer:
     hutch = require('hutch', 'memoize', 'SqliteStash')
-    limits = {'max_items': 100 * n} if bounded else {}
-    stash = hutch.SqliteStash(folder / 'memo.sqlite3', **limits)
+    stash = hutch.SqliteStash(folder / 'memo.sqlite3', **options)
     call = hutch.memoize(stash)(_work)
     return Memoizer(call, stash.clear)
 
@@ -126,8 +129,9 @@ def cases(cfg: Config) -> Iterator[Item]:
     root = cfg.workdir / 'memoize'
     shutil.rmtree(root, ignore_errors=True)
     makers: dict[str, Callable[[Path, int], Memoizer]] = {
-        HUTCH: lambda f, n: _hutch(f, False, n),
-        BOUNDED: lambda f, n: _hutch(f, True, n),
+        HUTCH: _hutch,
+        BOUNDED: lambda f, n: _hutch(f, n, max_items=100 * n),
+        UNCACHED: lambda f, n: _hutch(f, n, read_cache=0),
         'diskcache': _diskcache,
         'joblib': _joblib,
         FLOOR: _floor,

@@ -235,7 +235,12 @@ _AREA_TEXT = {
                'SqliteStash (bounded and not), against diskcache and joblib. '
                'Floors: for a miss, the plain call plus a `SqliteStash.dump`; '
                'for a hit, the key text, one `sqlite3` select and one unpickling '
-               'by hand (what any memoizer reading SQLite on each hit pays).',
+               'by hand (what any memoizer that queries SQLite on each hit pays). '
+               'hutch answers a repeated hit from the row its thread kept, with '
+               'no query, while nobody has committed to the database since: a '
+               'query in WAL mode takes and drops a file lock (two system calls), '
+               'and the kept row is checked with one read of the WAL index '
+               'header instead. `hutch:no-read-cache` queries on every hit.',
     'directory': (
         'One file per key. Floor: hand-written '
         '`open`/`pickle`/`os.replace`. A dump that rewrites a key costs '
@@ -265,7 +270,11 @@ _AREA_TEXT = {
         'run.'
     ),
     'sqlite': 'One SQLite file. Floor: a hand-written upsert/select loop; '
-              'every store commits each write.',
+              'every store commits each write. Each round reads the same keys '
+              'with no commit between reads, so hutch answers the reads of '
+              'every round after the first from the rows it kept; '
+              '`hutch:no-read-cache` (`read_cache=0`) queries on every read, '
+              'as the peers do.',
     'shelve': '`dbm`-backed shelves (only `dbm.dumb` on this Python).',
     'memory': 'In-memory stashes and caches. Floor: a plain dict.',
     'multiprocess': 'Building items in parallel; one operation is the whole build.',

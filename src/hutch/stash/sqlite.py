@@ -23,6 +23,12 @@ What it guarantees:
   ``len()``, ``keys()`` and small values stay as fast.  The file is
   complete before its row commits; the file of a replaced value is removed
   by the next large dump, ``delete()`` or ``clear()``.
+* **Repeated reads without a query.**  Each thread keeps the small rows it
+  read (up to ``read_cache`` bytes) and answers a read of the same key
+  from them -- with no query and no lock -- for as long as no connection
+  of any process has committed to the database since; one commit anywhere
+  drops them (see :mod:`hutch.stash._sqlite_rows`).  A read never returns
+  what SQLite would not return at that moment.
 * **Clear errors.**  Every SQLite error is raised as a
   :class:`~hutch.PersistableError` naming the file (and the key); a value
   that cannot be deserialized raises :class:`~hutch.CorruptDataError`.
@@ -70,6 +76,7 @@ from ..util import MISSING, check_seconds, chunks
 from ._side import SideFiles, is_large, side_folder
 from ._sqlite_bounds import Bounds
 from ._sqlite_check import check_database
+from ._sqlite_rows import RowCache
 from .base import CloseableStash, _PicklesByArguments
 from .check import CheckReport
 
@@ -122,6 +129,9 @@ SQL_SIDE_NAMES = 'SELECT value FROM "{table}" WHERE typeof(value) = \'text\''
 _SQLITE_FULL = 13  # the result code for "database or disk is full"
 # reads map the file instead of copying pages through read() calls
 SQL_MMAP = 'PRAGMA mmap_size = 67108864'
+
+#: the bytes of rows a thread keeps by default (see ``read_cache``)
+READ_CACHE = 8 << 20
 
 _TABLE_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
 
@@ -200,6 +210,7 @@ def _cannot_write(e: sqlite3.OperationalError) -> bool:
 class _Local(threading.local):
     conn: Optional[sqlite3.Connection] = None
     cursor: Optional[sqlite3.Cursor] = None
+    rows: Optional[RowCache] = None
     pid: int = -1
     epoch: int = -1
 
@@ -253,6 +264,9 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
     :param mmap: load the buffers of large values (numpy arrays ...) as
         read-only views of their side file instead of reading them into
         memory
+    :param read_cache: how many bytes of the rows it read each thread keeps
+        to answer the same reads again, without a query, until anyone
+        commits to the database (``0``: every read queries SQLite)
 
     Limits are enforced on write, in the write's own transaction, so the
     table is within them after every write (a batch larger than the limits
@@ -281,17 +295,22 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
 
     #: pickled by path, never by connection
     _PICKLED = ('path', 'table', 'serializer', 'timeout', 'read_only',
-                'max_items', 'max_bytes', 'policy', 'mmap')
+                'max_items', 'max_bytes', 'policy', 'mmap', 'read_cache')
 
     def __init__(self, path: Union[str, os.PathLike[str]],
                  table: str = 'stash', serializer: SerializerSpec = None,
                  timeout: float = 60.0, read_only: bool = False,
                  max_items: Optional[int] = None,
                  max_bytes: Optional[int] = None,
-                 policy: str = 'lru', mmap: bool = False) -> None:
+                 policy: str = 'lru', mmap: bool = False,
+                 read_cache: int = READ_CACHE) -> None:
         path = check_path(path)
         if not isinstance(mmap, bool):
             raise TypeError(f'mmap must be a bool, got {mmap!r}')
+        if isinstance(read_cache, bool) or not isinstance(read_cache, int) \
+                or read_cache < 0:
+            raise ValueError(f'read_cache must be a number of bytes (0 or '
+                             f'more), got {read_cache!r}')
         if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
             raise ValueError(f'table must be a plain identifier, got {table!r}')
         if table.lower().startswith('sqlite_'):
@@ -307,6 +326,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         self.max_items, self.max_bytes = bounds.max_items, bounds.max_bytes
         self.policy = policy
         self.mmap = mmap
+        self.read_cache = read_cache
         self._setup()
 
     def _setup(self) -> None:
@@ -374,17 +394,23 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         pid = _process.pid
         with self._lock:
             self._adopt_or_prune(pid)
-            conn = self._open_read_only() if self.read_only \
-                else self._open_read_write()
+            if self.read_only:
+                conn, rows = self._open_read_only(), None
+            else:
+                conn, writable = self._open_read_write()
+                # the rows it reads are kept only where the database is in
+                # WAL mode, which a connection that can write has made sure
+                rows = RowCache.attach(conn, self.path, self.read_cache) \
+                    if writable else None
             self._conns.append((threading.current_thread(), conn))
-            local.conn, local.cursor = conn, conn.cursor()
+            local.conn, local.cursor, local.rows = conn, conn.cursor(), rows
             local.pid, local.epoch = pid, self._epoch
         logger.debug('opened %s (table %s)', self.path, self.table)
         return conn
 
-    def _open_read_write(self) -> sqlite3.Connection:
-        """A connection set up for writing; a read-only one when the
-        database exists but can't be written."""
+    def _open_read_write(self) -> tuple[sqlite3.Connection, bool]:
+        """A connection set up for writing -- or a read-only one when the
+        database exists but can't be written -- and whether it can write."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
@@ -401,11 +427,11 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
                     self.path.is_file() and _cannot_write(e):
                 logger.debug('%s is not writable (%s): reading only',
                              self.path, e)
-                return self._open_read_only()
+                return self._open_read_only(), False
             raise PersistableError(
                 f'cannot set up table {self.table!r}: {e}',
                 path=self.path) from e
-        return conn
+        return conn, True
 
     def _open_read_only(self) -> sqlite3.Connection:
         try:
@@ -469,7 +495,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
             self._checkpoint(conns[-1][1])
         for _, conn in conns:
             conn.close()
-        self._local.conn = self._local.cursor = None
+        self._local.conn = self._local.cursor = self._local.rows = None
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         """Empty the write-ahead log into the database if that can be done
@@ -519,7 +545,9 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         return self._read(name, MISSING)
 
     def get(self, name: str, default: Any = None) -> Any:
-        """The value under ``name``, or ``default``: one query.
+        """The value under ``name``, or ``default``: one query -- or none,
+        when this thread read the row before and nobody has committed since
+        (see :mod:`hutch.stash._sqlite_rows`).
 
         This is the read every other read is built on, and a memoized hit's
         only work besides its key, so it calls no helper on the way: the
@@ -532,20 +560,25 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         if cursor is None or local.pid != _process.pid or \
                 local.epoch != self._epoch:
             cursor = self._cursor()
-        try:
-            row = cursor.execute(self._sql_select, (name,)).fetchone()
-        except UnicodeEncodeError as e:
-            raise unencodable_key_error(name) from e
-        except sqlite3.Error as e:
-            raise self._error('load', e, name) from e
-        if row is None:
-            return default
+        rows = local.rows
+        data = None if rows is None else rows.find(name)
+        if data is None:
+            try:
+                row = cursor.execute(self._sql_select, (name,)).fetchone()
+            except UnicodeEncodeError as e:
+                raise unencodable_key_error(name) from e
+            except sqlite3.Error as e:
+                raise self._error('load', e, name) from e
+            if row is None:
+                return default
+            data = row[0]
+            if rows is not None and data.__class__ is bytes:
+                rows.keep(name, data)
         touched = self._touched
         if touched is not None:
             touched[name] = time.time_ns()
             if len(touched) > _TOUCH_PENDING:
                 self._write_bounded([], None)
-        data = row[0]
         if data.__class__ is str:
             return self._read_side(name, data, default)
         try:
