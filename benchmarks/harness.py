@@ -26,6 +26,8 @@ from typing import Any, Optional, Union
 
 #: the peer name hutch's own contender carries in every case
 HUTCH = 'hutch'
+#: hutch's SqliteStash with read_cache=0: a query on every read
+NO_READ_CACHE = 'hutch:no-read-cache'
 
 
 class NotAvailable(Exception):

@@ -33,13 +33,22 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .harness import HUTCH, Case, Config, Contender, Item, NotAvailable, Note, require
+from .harness import (
+    HUTCH,
+    NO_READ_CACHE,
+    Case,
+    Config,
+    Contender,
+    Item,
+    NotAvailable,
+    Note,
+    require,
+)
 from .stashops import value_of
 
 AREA = 'memoize'
 VALUE_BYTES = 300
 BOUNDED = 'hutch:bounded'
-UNCACHED = 'hutch:no-read-cache'
 FLOOR = 'floor:call+write'
 READ_FLOOR = 'floor:read'
 
@@ -131,7 +140,7 @@ def cases(cfg: Config) -> Iterator[Item]:
     makers: dict[str, Callable[[Path, int], Memoizer]] = {
         HUTCH: _hutch,
         BOUNDED: lambda f, n: _hutch(f, n, max_items=100 * n),
-        UNCACHED: lambda f, n: _hutch(f, n, read_cache=0),
+        NO_READ_CACHE: lambda f, n: _hutch(f, n, read_cache=0),
         'diskcache': _diskcache,
         'joblib': _joblib,
         FLOOR: _floor,

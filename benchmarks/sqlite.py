@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .harness import HUTCH, Config, Item, require
+from .harness import HUTCH, NO_READ_CACHE, Config, Item, require
 from .stashops import Adapter, Builder, StashAdapter, sizes_cases, stash_cases
 
 AREA = 'sqlite'
@@ -169,7 +169,7 @@ class HutchSqliteQuerying(HutchSqlite):
 
 BUILDERS: dict[str, Builder] = {
     HUTCH: HutchSqlite,
-    'hutch:no-read-cache': HutchSqliteQuerying,
+    NO_READ_CACHE: HutchSqliteQuerying,
     'diskcache': DiskCache,
     'sqlitedict': SqliteDictStore,
     'floor:raw-sqlite3': RawSqlite,
@@ -178,7 +178,7 @@ BUILDERS: dict[str, Builder] = {
 
 def cases(cfg: Config) -> Iterator[Item]:
     yield from sizes_cases(cfg, AREA, BUILDERS)
-    big = {HUTCH: HutchSqlite, 'hutch:no-read-cache': HutchSqliteQuerying,
+    big = {HUTCH: HutchSqlite, NO_READ_CACHE: HutchSqliteQuerying,
            'floor:raw-sqlite3': RawSqlite}
     for n in cfg.sqlite_counts:
         yield from stash_cases(cfg, AREA, 'growth', big, n, cfg.value_bytes,

@@ -205,10 +205,11 @@ def test_reads_after_close_see_what_was_written_meanwhile(
     assert stash.get('a') is None
 
 
-@pytest.mark.parametrize('bad', [-1, 1.5, True, '8M'])
-def test_read_cache_must_be_a_number_of_bytes(tmp_path: Path,
-                                              bad: object) -> None:
-    with pytest.raises(ValueError, match='read_cache'):
+@pytest.mark.parametrize('bad, error', [(-1, ValueError), (1.5, TypeError),
+                                        (True, TypeError), ('8M', TypeError)])
+def test_read_cache_must_be_a_number_of_bytes(tmp_path: Path, bad: object,
+                                              error: type[Exception]) -> None:
+    with pytest.raises(error, match='read_cache'):
         SqliteStash(tmp_path / 'rows.sqlite3', read_cache=bad)  # type: ignore[arg-type]
 
 

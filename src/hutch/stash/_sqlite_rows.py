@@ -48,7 +48,7 @@ import sqlite3
 import struct
 from typing import Optional
 
-__all__ = ['RowCache', 'shm_descriptor', 'HEADER_BYTES']
+__all__ = ['RowCache', 'shm_descriptor', 'is_header', 'HEADER_BYTES']
 
 #: the WAL index header: two copies of a 48-byte structure, which a writer
 #: publishes second copy first, so equal copies are a finished header

@@ -72,7 +72,7 @@ from ..errors import (
     serialize_error,
 )
 from ..serial import SerializerSpec, get_serializer
-from ..util import MISSING, check_seconds, chunks
+from ..util import MISSING, check_int, check_seconds, chunks
 from ._side import SideFiles, is_large, side_folder
 from ._sqlite_bounds import Bounds
 from ._sqlite_check import check_database
@@ -307,10 +307,6 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         path = check_path(path)
         if not isinstance(mmap, bool):
             raise TypeError(f'mmap must be a bool, got {mmap!r}')
-        if isinstance(read_cache, bool) or not isinstance(read_cache, int) \
-                or read_cache < 0:
-            raise ValueError(f'read_cache must be a number of bytes (0 or '
-                             f'more), got {read_cache!r}')
         if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
             raise ValueError(f'table must be a plain identifier, got {table!r}')
         if table.lower().startswith('sqlite_'):
@@ -326,7 +322,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         self.max_items, self.max_bytes = bounds.max_items, bounds.max_bytes
         self.policy = policy
         self.mmap = mmap
-        self.read_cache = read_cache
+        self.read_cache = check_int(read_cache, 'read_cache', low=0)
         self._setup()
 
     def _setup(self) -> None:
