@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from hutch import SqliteStash
+from hutch.stash import _sqlite_rows
 
 from .processes import run_all
 
@@ -149,6 +150,51 @@ def test_a_forked_or_spawned_reader_sees_writes_made_after_its_first_read(
             child.join(30)
         assert child.exitcode == 0
         stash['a'] = 'first'
+
+
+def test_a_run_of_misses_reads_no_header(
+        stash: SqliteStash, monkeypatch: pytest.MonkeyPatch) -> None:
+    stash['a'] = 1
+    assert stash['a'] == 1  # a row kept: the next read reads the header
+    reads: list[int] = []
+    real = _sqlite_rows._pread
+
+    def counted(fd: int, n: int, offset: int) -> bytes:
+        reads.append(n)
+        return real(fd, n, offset)
+    monkeypatch.setattr(_sqlite_rows, '_pread', counted)
+    for i in range(20):  # a memoized function's misses: look up, then write
+        assert stash.get(f'new{i}') is None
+        stash[f'new{i}'] = i
+    # two lookups read it: the first (nothing committed since 'a' was kept)
+    # and the second, which finds a commit and drops 'a'; then none does
+    assert len(reads) == 2
+
+
+def test_after_a_miss_a_found_row_is_kept_from_its_second_read(
+        stash: SqliteStash) -> None:
+    stash['a'] = 1
+    queries = Queries(stash)
+    assert stash.get('absent') is None
+    assert [stash['a'] for _ in range(4)] == [1] * 4
+    # the miss, the first read (unkept, no header was read), the second
+    # (kept): the last two need no query
+    assert len(queries) == 3
+
+
+def test_a_commit_made_during_a_run_of_misses_is_seen(
+        stash: SqliteStash, tmp_path: Path) -> None:
+    stash['a'] = 'old'
+    assert stash['a'] == 'old'
+    other = SqliteStash(tmp_path / 'rows.sqlite3')
+    for i in range(3):
+        assert stash.get(f'absent{i}') is None
+        other['a'] = f'new{i}'
+        assert stash['a'] == f'new{i}'
+        assert stash['a'] == f'new{i}'
+    other['a'] = 'last'
+    assert stash['a'] == 'last'
+    other.close()
 
 
 def test_read_cache_zero_queries_on_every_read(tmp_path: Path) -> None:

@@ -18,6 +18,12 @@ is publishing a new one (its two copies differ), or one this module does
 not recognise, keeps nothing.  Reads inside a transaction of the thread's
 own connection, which may see its uncommitted writes, bypass the rows.
 
+A thread that keeps no row and whose last lookup found nothing does not
+read the header at all: a run of lookups of absent keys (a memoized function
+meeting new arguments, each miss followed by a write) pays what it would
+without the cache.  The first row found after such a run is not kept; it is
+kept when read again, and from then on the header is read before each read.
+
 The header is read through the descriptor SQLite itself holds open on the
 ``-shm`` file (found under ``/proc/self/fd``), never through a descriptor
 of hutch's own: closing any descriptor of a file drops every POSIX lock the
@@ -112,7 +118,8 @@ class RowCache:
         read later are not kept until the next commit empties it
     """
 
-    __slots__ = ('conn', 'fd', 'limit', 'seen', 'rows', 'room', 'fresh')
+    __slots__ = ('conn', 'fd', 'limit', 'seen', 'rows', 'room', 'fresh',
+                 'watch')
 
     def __init__(self, conn: sqlite3.Connection, fd: int, limit: int) -> None:
         self.conn = conn
@@ -125,6 +132,9 @@ class RowCache:
         #: whether the last :meth:`find` found the header unchanged, outside
         #: a transaction: the row it then looks up may be kept
         self.fresh = False
+        #: whether the header is read while no row is kept: after a lookup
+        #: that found a row, not after one that found nothing
+        self.watch = True
 
     @classmethod
     def attach(cls, conn: sqlite3.Connection, path: str | os.PathLike[str],
@@ -141,6 +151,12 @@ class RowCache:
         """The kept row of ``key`` when nothing was committed since it was
         looked up, else ``None`` (then SQLite is asked, and :meth:`keep`
         told what it answered)."""
+        if not self.rows and not self.watch:
+            # nothing kept, and the last lookup found nothing: ask SQLite
+            # without reading the header, keeping nothing (see the module)
+            self.fresh = False
+            return None
+        self.watch = False  # until a lookup finds a row (see keep)
         try:
             head = _pread(self.fd, HEADER_BYTES, 0)
         except OSError:  # SQLite closed its descriptor: keep nothing
@@ -161,6 +177,7 @@ class RowCache:
     def keep(self, key: str, data: bytes) -> None:
         """Keep the row ``data`` of ``key``, which SQLite answered right
         after the last :meth:`find`, if that found the header settled."""
+        self.watch = True
         if self.fresh:
             cost = len(data) + len(key) + _ROW_OVERHEAD
             if cost <= self.room:
