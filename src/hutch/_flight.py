@@ -108,8 +108,10 @@ _holding: contextvars.ContextVar[bool] = contextvars.ContextVar(
     'hutch_memo_holding', default=False)
 
 
-#: take a record lock only if it is free at once
+#: take a record lock only if it is free at once; let go of one
 _TRY_EXCLUSIVE = fcntl.LOCK_EX | fcntl.LOCK_NB
+_UNLOCK = fcntl.LOCK_UN
+_lockf = fcntl.lockf
 
 
 class _StripeFile:
@@ -134,10 +136,9 @@ class _StripeFile:
         self._pid = -1
         self._guard = threading.Lock()
 
-    def _descriptor(self) -> int:
-        fd = self._fd
-        if fd is not None and self._pid == _process.pid:
-            return fd
+    def _open(self) -> int:
+        """This process's descriptor of the file, opened on first use
+        (and after a fork)."""
         with self._guard:
             if self._fd is None or self._pid != _process.pid:
                 # a forked child holds no record lock; it opens its own
@@ -148,8 +149,11 @@ class _StripeFile:
 
     def try_lock(self, stripe: int) -> bool:
         """Take ``stripe`` if no other process holds it."""
+        fd = self._fd
+        if fd is None or self._pid != _process.pid:
+            fd = self._open()
         try:
-            fcntl.lockf(self._descriptor(), _TRY_EXCLUSIVE, 1, stripe)
+            _lockf(fd, _TRY_EXCLUSIVE, 1, stripe)
             return True
         except OSError as e:
             if e.errno in (errno.EAGAIN, errno.EACCES):
@@ -169,7 +173,9 @@ class _StripeFile:
             delay = min(delay * 2, 0.05)
 
     def unlock(self, stripe: int) -> None:
-        fcntl.lockf(self._descriptor(), fcntl.LOCK_UN, 1, stripe)
+        fd = self._fd  # open: this process took the stripe
+        assert fd is not None
+        _lockf(fd, _UNLOCK, 1, stripe)
 
 
 #: what :meth:`StripedLocks.take` took: nothing (a nested call that goes
