@@ -12,7 +12,9 @@ returns a ~300-byte value, each in its own store on the same disk:
 * ``diskcache``: ``Cache(...).memoize()`` (no eviction, as hutch's);
 * ``joblib``: ``Memory(...).cache`` (one folder per call);
 * ``floor:call+write`` (misses only): calling the plain function and
-  writing its result with ``SqliteStash.dump``, what a miss cannot avoid;
+  writing its result with ``SqliteStash.dump`` under a key as long as
+  hutch's (a memoizer's key names the function as well as the arguments,
+  and a longer key costs a write more), what a miss cannot avoid;
 * ``floor:read`` (hits only): what a hit that queries SQLite cannot avoid,
   by hand with :mod:`sqlite3`: the key's text, one autocommit select of the
   row (WAL, as hutch's) and one unpickling of an entry shaped as hutch's.
@@ -95,6 +97,14 @@ def _joblib(folder: Path, n: int) -> Memoizer:
     return Memoizer(call, lambda: call.clear(warn=False))
 
 
+#: the memoized function's name, as hutch's keys and entries hold it
+_NAME = f'{_work.__module__}.{_work.__qualname__}'
+#: what the floors' keys start with: as long as hutch's keys of ``_work``
+#: (its name and a 16-digit code digest), so that the floors store and look
+#: up keys of the same length
+_FLOOR_PREFIX = f'memo:{_NAME}:{"0" * 16}:'
+
+
 def _floor(folder: Path, n: int) -> Memoizer:
     hutch = require('hutch', 'SqliteStash')
     stash = hutch.SqliteStash(folder / 'floor.sqlite3')
@@ -102,7 +112,7 @@ def _floor(folder: Path, n: int) -> Memoizer:
 
     def call(i: int) -> bytes:
         value = _work(i)
-        dump(str(i), value)
+        dump(f'{_FLOOR_PREFIX}({i!r},)', value)
         return value
     return Memoizer(call, stash.clear)
 
@@ -116,16 +126,14 @@ def _read_floor(folder: Path, n: int) -> Memoizer:
     cursor = con.cursor()
     select = 'SELECT value FROM memo WHERE key = ?'
     insert = 'INSERT INTO memo (key, value) VALUES (?, ?)'
-    name = f'{_work.__module__}.{_work.__qualname__}'
-    prefix = f'memo:{name}:{"0" * 16}:'  # as long as hutch's keys
 
     def call(i: int) -> Any:
-        key = f'{prefix}({i!r},)'
+        key = f'{_FLOOR_PREFIX}({i!r},)'
         row = cursor.execute(select, (key,)).fetchone()
         if row is not None:
             return pickle.loads(row[0])[6]
         value = _work(i)  # a miss, only when the store is filled
-        entry = ('hutch.memo/1', name, f'({i!r})', 0.0, 0.0, '0' * 16, value)
+        entry = ('hutch.memo/1', _NAME, f'({i!r})', 0.0, 0.0, '0' * 16, value)
         cursor.execute(insert, (key, pickle.dumps(entry, pickle.HIGHEST_PROTOCOL)))
         return value
     def clear() -> None:
