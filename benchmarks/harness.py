@@ -5,7 +5,10 @@ peers) on the same data.  :func:`measure` runs every contender once untimed
 (warm-up), then ``rounds`` timed rounds in which the contenders take turns,
 the order rotating each round so that none always runs first (or last) on a
 warm or cold machine.  A contender's figure is the median of its rounds, in
-seconds per operation.
+seconds per operation.  A case that flushes the file system before each
+round (its rounds write) is timed over :func:`write_rounds` -- about twice
+as many rounds: what a write waits for the disk (a checkpoint's ``fsync``, a
+freed block) varies far more from round to round than any CPU work does.
 
 Areas (``persisted``, ``directory`` ...) write generators that yield cases,
 so that a stash filled for several operations is built once, measured for
@@ -115,7 +118,8 @@ class Case:
     #: (keys, len, iteration) are timed per call but judged per item
     per_item: bool = False
     #: flush the file system (``os.sync``) before each round, so that no
-    #: contender's writes are paid for by the next one's round
+    #: contender's writes are paid for by the next one's round (and time it
+    #: over more rounds, see :func:`write_rounds`)
     flush: bool = False
     #: said with a profile of hutch's contender (e.g. what cProfile can't see)
     profile_note: str = ''
@@ -204,6 +208,17 @@ def _time_round(contender: Contender, repeat: int = 1,
     return elapsed, ops
 
 
+def write_rounds(rounds: int) -> int:
+    """How many rounds a case whose rounds write is timed over when a run
+    asks for ``rounds``: twice that less one, so that the median stays one
+    round's own figure.
+
+    >>> write_rounds(5), write_rounds(3)
+    (9, 5)
+    """
+    return 2 * rounds - 1
+
+
 def measure(case: Case, rounds: int, warmup: int = 1,
             min_round: float = 0.0) -> CaseResult:
     """Time ``case``: warm-up, then ``rounds`` alternating rounds; medians.
@@ -239,6 +254,8 @@ def measure(case: Case, rounds: int, warmup: int = 1,
     samples: dict[str, list[float]] = {c.peer: [] for c in case.contenders}
     ops_of: dict[str, int] = {}
     n = len(case.contenders)
+    if case.flush:
+        rounds = write_rounds(rounds)
     for r in range(rounds):
         for i in range(n):
             contender = case.contenders[(r + i) % n]

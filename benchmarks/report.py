@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from . import disk
 from .growth import Growth
-from .harness import HUTCH, CaseResult, Config, Note
+from .harness import HUTCH, CaseResult, Config, Note, write_rounds
 from .targets import TargetResult
 
 PACKAGES = ('hutch', 'zensols.util', 'diskcache', 'sqlitedict', 'joblib', 'matplotlib')
@@ -157,8 +157,10 @@ store being refreshed) and insert writes as many new keys. Values are random
 bytes, pickled by every store, of ~{value} B unless the case says otherwise.
 Stores live on the local disk (a temporary folder), not in memory; before
 each round of a writing case the file system is flushed (`os.sync`), so that
-no contender pays for another's unwritten data. Ratios are peer time / hutch
-time from the same case: above 1, hutch is faster."""
+no contender pays for another's unwritten data, and such a case takes
+{write_rounds} rounds, as what a write waits for the disk varies most.
+Ratios are peer time / hutch time from the same case: above 1, hutch is
+faster."""
 
 
 def to_markdown(path: Path, chart: str, cfg: Config, results: list[CaseResult],
@@ -177,7 +179,8 @@ def to_markdown(path: Path, chart: str, cfg: Config, results: list[CaseResult],
         + ', '.join(f'{k} {v}' for k, v in m['packages'].items() if v) + '.'
         + (f' Stores on: {m["disk"]}.' if m.get('disk') else ''), '',
         '## Method', '',
-        METHOD.format(rounds=cfg.rounds, sample=cfg.sample, min_round=cfg.min_round,
+        METHOD.format(rounds=cfg.rounds, write_rounds=write_rounds(cfg.rounds),
+                      sample=cfg.sample, min_round=cfg.min_round,
                       write_sample=cfg.write_sample, value=cfg.value_bytes),
         '', '## Targets', '',
         'Each ratio is measured in one case; "reachable" gives two other '

@@ -98,6 +98,15 @@ def test_measure_runs_an_unrepeatable_case_once_a_round() -> None:
     assert len(calls) == 4
 
 
+def test_a_writing_case_is_timed_over_about_twice_the_rounds() -> None:
+    calls: list[int] = []
+    contender = Contender('a', lambda: calls.append(1) or 1)
+    result = measure(Case('t', 't', 'op', {}, [contender], flush=True,
+                          repeatable=False), rounds=3)
+    assert len(result.peers['a'].rounds) == 5
+    assert len(calls) == 6  # the warm-up, then every round
+
+
 def test_a_target_passes_or_misses_on_the_ratio_of_its_two_peers() -> None:
     lazy = next(t for t in TARGETS if t.name == 'persisted-hit-vs-lazy')
     ok = lazy.judge(_result('persisted', 'hit', 'read', {}, hutch=2.0,
