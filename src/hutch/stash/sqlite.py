@@ -76,59 +76,39 @@ from ..util import MISSING, check_int, check_seconds, chunks
 from ._side import SideFiles, is_large, side_folder
 from ._sqlite_bounds import Bounds
 from ._sqlite_check import check_database
+from ._sqlite_open import cannot_write, connect_read_only, is_full
 from ._sqlite_rows import RowCache
+from ._sqlite_sql import (
+    SQL_CHECKPOINT,
+    SQL_CLEAR,
+    SQL_COUNT,
+    SQL_CREATE,
+    SQL_DELETE,
+    SQL_EXISTS,
+    SQL_ITEMS_AFTER,
+    SQL_ITEMS_FIRST,
+    SQL_JOURNAL_MODE,
+    SQL_KEYS_AFTER,
+    SQL_KEYS_FIRST,
+    SQL_MMAP,
+    SQL_NO_WAIT,
+    SQL_ON_DELETE,
+    SQL_ON_REPLACE,
+    SQL_ORPHANS,
+    SQL_SELECT,
+    SQL_SELECT_MANY,
+    SQL_SIDE_NAMES,
+    SQL_SYNCHRONOUS,
+    SQL_TAKE_ORPHANS,
+    SQL_UPSERT,
+    SQL_WAL,
+)
 from .base import CloseableStash, _PicklesByArguments
 from .check import CheckReport
 
 __all__ = ['SqliteStash', 'connect_read_only']
 
 logger = logging.getLogger(__name__)
-
-# The SQL, one statement per constant; ``{table}`` is filled in (quoted) once
-# per stash, after the name has been checked to be a plain identifier.
-SQL_CREATE = ('CREATE TABLE IF NOT EXISTS "{table}" '
-              '(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL)')
-SQL_UPSERT = ('INSERT INTO "{table}" (key, value) VALUES (?, ?) '
-              'ON CONFLICT (key) DO UPDATE SET value = excluded.value')
-SQL_SELECT = 'SELECT value FROM "{table}" WHERE key = ?'
-SQL_SELECT_MANY = 'SELECT key, value FROM "{table}" WHERE key IN ({marks})'
-SQL_EXISTS = 'SELECT 1 FROM "{table}" WHERE key = ?'
-SQL_DELETE = 'DELETE FROM "{table}" WHERE key = ?'
-SQL_CLEAR = 'DELETE FROM "{table}"'
-SQL_COUNT = 'SELECT COUNT(*) FROM "{table}"'
-SQL_KEYS_FIRST = 'SELECT key FROM "{table}" ORDER BY key LIMIT ?'
-SQL_KEYS_AFTER = 'SELECT key FROM "{table}" WHERE key > ? ORDER BY key LIMIT ?'
-SQL_ITEMS_FIRST = 'SELECT key, value FROM "{table}" ORDER BY key LIMIT ?'
-SQL_ITEMS_AFTER = ('SELECT key, value FROM "{table}" WHERE key > ? '
-                   'ORDER BY key LIMIT ?')
-SQL_JOURNAL_MODE = 'PRAGMA journal_mode'
-SQL_WAL = 'PRAGMA journal_mode = WAL'
-SQL_SYNCHRONOUS = 'PRAGMA synchronous = NORMAL'
-SQL_NO_WAIT = 'PRAGMA busy_timeout = 0'
-SQL_CHECKPOINT = 'PRAGMA wal_checkpoint(TRUNCATE)'
-# Large values: their rows hold the name of a side file, as text.  The
-# orphans table lists the files of rows replaced or deleted, filled by
-# triggers made with the first large value (a table of small values only
-# has neither).
-SQL_ORPHANS = ('CREATE TABLE IF NOT EXISTS "{table}_large_orphans" '
-               '(name TEXT NOT NULL)')
-SQL_ON_REPLACE = ('CREATE TRIGGER IF NOT EXISTS "{table}_large_replaced" '
-                  'AFTER UPDATE OF value ON "{table}" '
-                  "WHEN typeof(OLD.value) = 'text' "
-                  'AND OLD.value IS NOT NEW.value BEGIN '
-                  'INSERT INTO "{table}_large_orphans" (name) '
-                  'VALUES (OLD.value); END')
-SQL_ON_DELETE = ('CREATE TRIGGER IF NOT EXISTS "{table}_large_deleted" '
-                 'AFTER DELETE ON "{table}" '
-                 "WHEN typeof(OLD.value) = 'text' BEGIN "
-                 'INSERT INTO "{table}_large_orphans" (name) '
-                 'VALUES (OLD.value); END')
-SQL_TAKE_ORPHANS = 'DELETE FROM "{table}_large_orphans" RETURNING name'
-SQL_SIDE_NAMES = 'SELECT value FROM "{table}" WHERE typeof(value) = \'text\''
-
-_SQLITE_FULL = 13  # the result code for "database or disk is full"
-# reads map the file instead of copying pages through read() calls
-SQL_MMAP = 'PRAGMA mmap_size = 67108864'
 
 #: the bytes of rows a thread keeps by default (see ``read_cache``)
 READ_CACHE = 8 << 20
@@ -147,64 +127,6 @@ _PAGE = 500
 # (closing them there could disturb the parent's locks); they are kept here
 # so they are never finalized either.
 _inherited: list[sqlite3.Connection] = []
-
-
-def _is_full(e: BaseException) -> bool:
-    """Whether SQLite error ``e`` says the disk (or quota) is full."""
-    code = getattr(e, 'sqlite_errorcode', None)  # Python 3.11+
-    if code is None:
-        return 'database or disk is full' in str(e)
-    return bool(code == _SQLITE_FULL)
-
-
-def connect_read_only(path: Path, timeout: float = 5.0) -> sqlite3.Connection:
-    """A connection to the database at ``path`` that never changes its data
-    (statements can't write), in autocommit mode.
-
-    * With no ``-wal`` beside it (closed cleanly), the database is opened
-      as usual with ``query_only``: the ``-wal``/``-shm`` files SQLite makes
-      to read it go away again on close, as for any reader.
-    * With a ``-wal`` (a writer is at work, or was killed), it is opened
-      ``mode=ro``, so the WAL is read but never checkpointed into the
-      database or removed.
-    * Where neither can work for want of write access to the folder (a
-      read-only mount, another user's folder) and there is no ``-wal`` --
-      so no write under way or left over -- the file is read as immutable.
-
-    :raises sqlite3.Error: when it can't be opened
-    """
-    uri = Path(path).resolve().as_uri()
-
-    def connect(query: str) -> sqlite3.Connection:
-        conn = sqlite3.connect(query, uri=True, timeout=timeout,
-                               isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute('PRAGMA query_only = ON')
-            conn.execute(SQL_JOURNAL_MODE).fetchone()
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    if os.path.lexists(f'{path}-wal'):
-        return connect(f'{uri}?mode=ro')
-    try:
-        return connect(f'{uri}?mode=rw')
-    except sqlite3.OperationalError as e:
-        if not _cannot_write(e):
-            raise
-    try:
-        return connect(f'{uri}?mode=ro')
-    except sqlite3.OperationalError as e:
-        if not _cannot_write(e) or os.path.lexists(f'{path}-wal'):
-            raise
-    return connect(f'{uri}?mode=ro&immutable=1')
-
-
-def _cannot_write(e: sqlite3.OperationalError) -> bool:
-    """Whether SQLite failed for want of write access to the files."""
-    text = str(e)
-    return 'readonly' in text or 'unable to open' in text
 
 
 class _Local(threading.local):
@@ -420,7 +342,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
         except sqlite3.Error as e:
             conn.close()
             if isinstance(e, sqlite3.OperationalError) and \
-                    self.path.is_file() and _cannot_write(e):
+                    self.path.is_file() and cannot_write(e):
                 logger.debug('%s is not writable (%s): reading only',
                              self.path, e)
                 return self._open_read_only(), False
@@ -502,7 +424,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
             conn.execute(SQL_NO_WAIT)
             busy = conn.execute(SQL_CHECKPOINT).fetchone()[0]
         except sqlite3.Error as e:
-            level = logging.WARNING if _is_full(e) else logging.DEBUG
+            level = logging.WARNING if is_full(e) else logging.DEBUG
             logger.log(level, 'write-ahead log of %s kept (%s): a later '
                        'close empties it', self.path, e)
             return
@@ -527,7 +449,7 @@ class SqliteStash(_PicklesByArguments, CloseableStash):
 
     def _error(self, what: str, e: BaseException,
                key: Optional[str] = None) -> PersistableError:
-        if _is_full(e):
+        if is_full(e):
             return DiskFullError(f'cannot {what}: {e}', key=key,
                                  path=self.path, errno=errno.ENOSPC)
         return PersistableError(f'cannot {what}: {e}', key=key, path=self.path)
