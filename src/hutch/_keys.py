@@ -58,7 +58,8 @@ from .errors import ForeignFileError
 
 __all__ = ['FileNames', 'encode_key', 'decode_name', 'is_long_name',
            'check_key', 'key_type_error', 'unencodable_key_error',
-           'pack_long_key', 'unpack_long_key', 'read_long_key',
+           'pack_long_key', 'unpack_long_key', 'long_key_payload',
+           'read_long_key',
            'folder_names', 'EMPTY_NAME', 'LONG_MARK', 'MAX_NAME_BYTES']
 
 EMPTY_NAME = '%-'
@@ -241,6 +242,22 @@ def unpack_long_key(data: bytes) -> Optional[tuple[str, bytes]]:
     except UnicodeDecodeError:
         return None
     return key, data[start + size:]
+
+
+def long_key_payload(key: str, data: bytes) -> Optional[bytes]:
+    """The stored value of ``key`` in ``data``, the bytes of a long key's
+    file (its header taken off), or ``None`` when they hold another key's
+    value (two long keys may share a file name) or no header at all.
+
+    >>> long_key_payload('k' * 999, pack_long_key('k' * 999, b'data'))
+    b'data'
+    >>> long_key_payload('other', pack_long_key('k' * 999, b'data')) is None
+    True
+    """
+    unpacked = unpack_long_key(data)
+    if unpacked is None or unpacked[0] != key:
+        return None
+    return unpacked[1]
 
 
 def read_long_key(path: str) -> Optional[str]:

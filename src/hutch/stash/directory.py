@@ -283,10 +283,10 @@ class DirectoryStash(CloseableStash):
         if large is not None:
             return self._read_large(key, file, long, data, large)
         if long:
-            unpacked = _keys.unpack_long_key(data)
-            if unpacked is None or unpacked[0] != key:
+            payload = _keys.long_key_payload(key, data)
+            if payload is None:
                 return MISSING
-            data = unpacked[1]
+            data = payload
         try:
             return self.serializer.loads(data)
         except Exception as e:
@@ -299,10 +299,10 @@ class DirectoryStash(CloseableStash):
         with large:
             start = 0
             if long:
-                unpacked = _keys.unpack_long_key(head)
-                if unpacked is None or unpacked[0] != key:
+                payload = _keys.long_key_payload(key, head)
+                if payload is None:
                     return MISSING
-                start = len(head) - len(unpacked[1])
+                start = len(head) - len(payload)
             try:
                 large.seek(start)
                 return self.serializer.read(large, self.mmap)

@@ -169,10 +169,10 @@ class RemoteFolder:
 
     def _decode(self, key: str, file: str, long: bool, data: bytes) -> Any:
         if long:
-            unpacked = _keys.unpack_long_key(data)
-            if unpacked is None or unpacked[0] != key:
+            payload = _keys.long_key_payload(key, data)
+            if payload is None:
                 return MISSING
-            data = unpacked[1]
+            data = payload
         try:
             return self.serializer.loads(data)
         except Exception as e:
@@ -200,12 +200,7 @@ class RemoteFolder:
             data = self._folder.get(file, key, size + extra)
         except FileNotFoundError:
             return None
-        if long:
-            unpacked = _keys.unpack_long_key(data)
-            if unpacked is None or unpacked[0] != key:
-                return None
-            data = unpacked[1]
-        return data
+        return _keys.long_key_payload(key, data) if long else data
 
     def objects(self) -> dict[str, tuple[int, Optional[float]]]:
         """Size and modification time of every object under the prefix, by
