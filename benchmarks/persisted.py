@@ -45,7 +45,7 @@ def _unrolled_reads(obj: Any, attr: str, reads: int) -> Callable[[], int]:
     exec(getter, space)
     fn = space['run']
     turns = max(1, reads // 10)
-    return lambda: fn(obj, turns)  # type: ignore[no-any-return]
+    return lambda: fn(obj, turns)
 
 
 # -- hit: the value is on the instance -------------------------------------

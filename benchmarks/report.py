@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Optional, TextIO
 
 from . import disk
 from .growth import Growth
@@ -48,7 +48,7 @@ def machine(folder: Path) -> dict[str, Any]:
                     break
     except OSError:
         pass
-    versions = {}
+    versions: dict[str, Optional[str]] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)

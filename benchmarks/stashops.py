@@ -22,7 +22,7 @@ import itertools
 import random
 import shutil
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +156,7 @@ def _op_runner(adapter: Adapter, op: str, sample: list[str],
     return run
 
 
-def stash_cases(cfg: Config, area: str, workload: str, builders: dict[str, Builder],
+def stash_cases(cfg: Config, area: str, workload: str, builders: Mapping[str, Builder],
                 n: int, value_bytes: int, ops: Iterable[str] = OPS,
                 sample: int | None = None) -> Iterator[Item]:
     """Fill each builder's store with ``n`` items; yield a case per op.
