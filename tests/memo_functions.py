@@ -77,3 +77,21 @@ def fib_in_child(path: str, n: int, barrier: Any, results: Any,
 
     barrier.wait()
     results.put([fib(k) for k in range(n + 1)][-1] if each else fib(n))
+
+
+
+def gated_square(x: int, log: str, gate: str) -> int:
+    """``x * x``, once the file ``gate`` exists (polled)."""
+    note(log, f'gated {x}')
+    deadline = time.monotonic() + 60
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return x * x
+
+
+def gated_square_in_child(path: str, log: str, gate: str) -> None:
+    """A child process: call ``gated_square(7)`` on a SqliteStash at
+    ``path``, holding the call's lock until ``gate`` exists."""
+    square = hutch.memoize(hutch.SqliteStash(path),
+                           ignore=('log', 'gate'))(gated_square)
+    square(7, log, gate)

@@ -20,6 +20,7 @@ from hutch import (
     CorruptDataError,
     DictionaryStash,
     DirectoryStash,
+    LockTimeoutError,
     MemoEntry,
     SqliteStash,
     UnstorableResultError,
@@ -29,6 +30,8 @@ from hutch import (
 from .memo_functions import (
     computations,
     fib_in_child,
+    gated_square,
+    gated_square_in_child,
     key_in_child,
     note,
     square_in_child,
@@ -503,6 +506,29 @@ def test_processes_wait_for_a_result_being_computed(
     results.close()
     results.join_thread()
     assert computations(log) == ['square 7']
+
+
+def test_lock_timeout_bounds_the_wait_for_another_process(
+        tmp_path: Path) -> None:
+    path, log, gate = (str(tmp_path / n) for n in ('m.db', 'log', 'gate'))
+    child = SPAWN.Process(target=gated_square_in_child, args=(path, log, gate))
+    child.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not computations(log) and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the child computes, holding the lock
+        square = memoize(SqliteStash(path), ignore=('log', 'gate'),
+                         lock_timeout=0.3)(gated_square)
+        start = time.monotonic()
+        with pytest.raises(LockTimeoutError, match='another process'):
+            square(7, log, gate)
+        assert 0.3 <= time.monotonic() - start < 10
+    finally:
+        Path(gate).touch()
+        child.join(60)
+    assert child.exitcode == 0
+    assert square(7, log, gate) == 49  # the child's result, read
+    assert computations(log) == ['gated 7']
 
 
 # -- optional libraries ----------------------------------------------------------
