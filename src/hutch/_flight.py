@@ -255,21 +255,10 @@ class StripedLocks:
         miss of a memoized call, which pays for every step.
         """
         stripe = self.stripe(key)
-        thread_lock = self._threads[stripe]
         if not _holding.get():
-            if thread_lock.acquire(False):
-                # the common case, the stripe free in this process and in
-                # every other: taken without _take's waiting
-                try:
-                    free = self._file.try_lock(stripe)
-                except BaseException:
-                    thread_lock.release()
-                    raise
-                if free:
-                    return False, (stripe, _OUTERMOST, _holding.set(True))
-                thread_lock.release()
-            self._take(stripe)  # someone holds it: wait as _take does
-            return True, (stripe, _OUTERMOST, _holding.set(True))
+            waited = self._take(stripe)
+            return waited, (stripe, _OUTERMOST, _holding.set(True))
+        thread_lock = self._threads[stripe]
         if not thread_lock.acquire(False):
             # held by this thread already, or busy: never wait
             return True, (stripe, _NOTHING, None)
@@ -286,8 +275,7 @@ class StripedLocks:
         if what == _OUTERMOST:
             assert token is not None
             _holding.reset(token)
-            self._file.unlock(stripe)  # _give, inline: every miss lets go
-            self._threads[stripe].release()
+            self._give(stripe)
         elif what == _THREAD_AND_BYTE:
             self._give(stripe)
         elif what == _THREAD:

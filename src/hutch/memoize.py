@@ -290,11 +290,8 @@ class Memo:
 
     def _store(self, key: str, value: Any, args: tuple[Any, ...],
                kwargs: dict[str, Any], duration: float) -> None:
-        code = self._code  # set by the key of this call
-        if code is None:
-            code = self.code
         entry = (MARK, self.name, short_repr(args, kwargs), time.time(),
-                 duration, code, value)
+                 duration, self.code, value)
         try:
             self.stash.dump(key, entry)
         except _SERIALIZE_ERRORS as e:
